@@ -1,0 +1,299 @@
+/* cli.c — subcommand dispatch, common flags, usage and help. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.h"
+#include "cli.h"
+#include "log.h"
+
+struct cli_command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+	const char *usage;	 /* arguments after the command name */
+	const char *description; /* paragraphs for `help CMD` */
+};
+
+static const struct cli_command commands[] = {
+	{ "config", cmd_config,
+	    "validate the configuration and print the effective values", "",
+	    "Reads the configuration file (default " CONFIG_DEFAULT_PATH "),\n"
+	    "the environment (RELEASE_FOLDER_NAME, BLOB_CONTAINER_NAME,\n"
+	    "GREENLIGHT_<SECTION>_<KEY>) and flags, reports every problem as\n"
+	    "FILE:LINE: what is wrong, then prints each key with its value and\n"
+	    "where the value came from. Secrets are masked.\n"
+	    "Exit 0 when valid, 3 when not.\n" },
+};
+
+static const struct cli_opt common_opts[] = {
+	{ "config", 1, NULL, NULL, NULL,
+	    "configuration file (default " CONFIG_DEFAULT_PATH ")", "FILE" },
+	{ "set", 1, NULL, NULL, NULL,
+	    "override one key, e.g. --set fetch.connections=8",
+	    "SECTION.KEY=VALUE" },
+	{ "verbose", 0, NULL, NULL, NULL, "more detail (-v, -vv)", NULL },
+	{ "help", 0, NULL, NULL, NULL, "show this help", NULL },
+	{ NULL, 0, NULL, NULL, NULL, NULL, NULL },
+};
+
+static const struct cli_command *
+command_find(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+static void
+print_opts(FILE *out, const struct cli_opt *opts)
+{
+	char left[64];
+
+	for (; opts != NULL && opts->name != NULL; opts++) {
+		snprintf(left, sizeof(left), "--%s%s%s", opts->name,
+		    opts->has_arg ? " " : "",
+		    opts->has_arg ? (opts->argname ? opts->argname : "VALUE") :
+		    "");
+		fprintf(out, "  %-28s %s\n", left, opts->help);
+	}
+}
+
+static void
+command_help(FILE *out, const struct cli_command *cmd,
+    const struct cli_opt *opts)
+{
+	fprintf(out, "usage: greenlight %s%s%s [options]\n\n%s.\n\n%s\n",
+	    cmd->name, *cmd->usage ? " " : "", cmd->usage, cmd->summary,
+	    cmd->description);
+	fprintf(out, "options:\n");
+	print_opts(out, opts);
+	print_opts(out, common_opts);
+}
+
+static void
+main_usage(FILE *out)
+{
+	fprintf(out, "usage: greenlight [--version] [--help] COMMAND "
+	    "[options]\n\ncommands:\n");
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		fprintf(out, "  %-10s %s\n", commands[i].name,
+		    commands[i].summary);
+	fprintf(out, "  %-10s %s\n", "help", "explain a command: help COMMAND");
+	fprintf(out, "\n'greenlight help COMMAND' or 'greenlight COMMAND "
+	    "--help' explains one.\n");
+}
+
+/* Match "--name" or "--name=value" against opt; returns 1 on match. */
+static int
+opt_match(const char *arg, const char *name, const char **inline_val)
+{
+	size_t n = strlen(name);
+
+	if (strncmp(arg, "--", 2) != 0 || strncmp(arg + 2, name, n) != 0)
+		return 0;
+	if (arg[2 + n] == '\0') {
+		*inline_val = NULL;
+		return 1;
+	}
+	if (arg[2 + n] == '=') {
+		*inline_val = arg + 3 + n;
+		return 1;
+	}
+	return 0;
+}
+
+static int
+usage_error(struct cli_ctx *ctx, const char *first, const char *second)
+{
+	fprintf(stderr, "greenlight %s: %s%s\nTry 'greenlight help %s'.\n",
+	    ctx->command, first, second, ctx->command);
+	return -1;
+}
+
+int
+cli_parse(struct cli_ctx *ctx, int argc, char **argv,
+    const struct cli_opt *opts)
+{
+	const struct cli_command *cmd;
+	static char *rest[64];
+
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->command = argv[0];
+	ctx->rest = rest;
+	cmd = command_find(argv[0]);
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *val = NULL;
+		const struct cli_opt *o;
+		int matched = 0;
+
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			if (cmd != NULL)
+				command_help(stdout, cmd, opts);
+			return 1;
+		}
+		if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+			ctx->verbose++;
+			continue;
+		}
+		if (strcmp(a, "-vv") == 0) {
+			ctx->verbose += 2;
+			continue;
+		}
+		if (strcmp(a, "--") == 0) {
+			for (i++; i < argc && ctx->nrest < 64; i++)
+				ctx->rest[ctx->nrest++] = argv[i];
+			break;
+		}
+		if (strcmp(a, "-c") == 0 || opt_match(a, "config", &val)) {
+			if (val == NULL && i + 1 >= argc)
+				return usage_error(ctx, a, " needs a FILE");
+			ctx->config_path = val ? val : argv[++i];
+			continue;
+		}
+		if (opt_match(a, "set", &val)) {
+			if (val == NULL && i + 1 >= argc)
+				return usage_error(ctx, a,
+				    " needs SECTION.KEY=VALUE");
+			if (ctx->nsets >= 64)
+				return usage_error(ctx, a, ": too many");
+			ctx->set_origin[ctx->nsets] = "flag --set";
+			ctx->sets[ctx->nsets++] = val ? val : argv[++i];
+			continue;
+		}
+		for (o = opts; o != NULL && o->name != NULL; o++) {
+			if (!opt_match(a, o->name, &val))
+				continue;
+			matched = 1;
+			if (o->has_arg && val == NULL) {
+				if (i + 1 >= argc)
+					return usage_error(ctx, a,
+					    " needs a value");
+				val = argv[++i];
+			} else if (!o->has_arg && val != NULL) {
+				return usage_error(ctx, a,
+				    " takes no value");
+			}
+			if (o->flag != NULL)
+				*o->flag = 1;
+			if (o->str != NULL)
+				*o->str = val;
+			if (o->cfg_key != NULL) {
+				static char buf[64][160];
+
+				if (ctx->nsets >= 64)
+					return usage_error(ctx,
+					    "too many options", "");
+				snprintf(buf[ctx->nsets], sizeof(buf[0]),
+				    "flag --%s", o->name);
+				ctx->set_origin[ctx->nsets] = buf[ctx->nsets];
+				/* "key" then value: stored as a pair */
+				ctx->sets[ctx->nsets++] = o->cfg_key;
+				if (ctx->nsets >= 64)
+					return usage_error(ctx,
+					    "too many options", "");
+				ctx->set_origin[ctx->nsets] = NULL;
+				ctx->sets[ctx->nsets++] = val;
+			}
+			break;
+		}
+		if (matched)
+			continue;
+		if (a[0] == '-' && a[1] != '\0')
+			return usage_error(ctx, "unknown option ", a);
+		if (ctx->nrest >= 64)
+			return usage_error(ctx, "too many arguments", "");
+		ctx->rest[ctx->nrest++] = argv[i];
+	}
+	if (ctx->verbose > 0)
+		log_set_level(ctx->verbose > 1 ? LOG_LEVEL_TRACE :
+		    LOG_LEVEL_DEBUG);
+	return 0;
+}
+
+struct config *
+cli_config(struct cli_ctx *ctx, unsigned need)
+{
+	struct config *cfg;
+	int problems = 0;
+
+	cfg = config_load(ctx->config_path, &problems);
+	if (cfg == NULL) {
+		log_error("out of memory");
+		return NULL;
+	}
+	for (int i = 0; i < ctx->nsets; i++) {
+		int rc;
+
+		if (i + 1 < ctx->nsets && ctx->set_origin[i + 1] == NULL) {
+			/* a command flag bound to a key: (key, value) pair */
+			rc = config_set(cfg, ctx->sets[i], ctx->sets[i + 1],
+			    ctx->set_origin[i]);
+			i++;
+		} else {
+			rc = config_set(cfg, ctx->sets[i], NULL,
+			    ctx->set_origin[i]);
+		}
+		if (rc < 0)
+			problems++;
+	}
+	problems += config_check(cfg, need);
+	if (problems > 0) {
+		log_error("configuration has %d problem%s; fix %s and rerun "
+		    "(greenlight config shows the effective values)", problems,
+		    problems == 1 ? "" : "s",
+		    problems == 1 ? "it" : "them");
+		config_free(cfg);
+		return NULL;
+	}
+	return cfg;
+}
+
+int
+cli_main(int argc, char **argv)
+{
+	const struct cli_command *cmd;
+
+	log_set_tag("greenlight");
+	if (argc < 2) {
+		main_usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--version") == 0 ||
+	    strcmp(argv[1], "version") == 0) {
+		printf("greenlight %s\n", GREENLIGHT_VERSION);
+		return EXIT_OK;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		main_usage(stdout);
+		return EXIT_OK;
+	}
+	if (strcmp(argv[1], "help") == 0) {
+		char *hargv[3];
+
+		if (argc < 3) {
+			main_usage(stdout);
+			return EXIT_OK;
+		}
+		cmd = command_find(argv[2]);
+		if (cmd == NULL) {
+			fprintf(stderr, "greenlight: unknown command '%s'\n\n",
+			    argv[2]);
+			main_usage(stderr);
+			return EXIT_USAGE;
+		}
+		hargv[0] = argv[2];
+		hargv[1] = (char *)"--help";
+		hargv[2] = NULL;
+		return cmd->run(2, hargv);
+	}
+	cmd = command_find(argv[1]);
+	if (cmd == NULL) {
+		fprintf(stderr, "greenlight: unknown command '%s'\n\n",
+		    argv[1]);
+		main_usage(stderr);
+		return EXIT_USAGE;
+	}
+	return cmd->run(argc - 1, argv + 1);
+}

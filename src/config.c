@@ -1,0 +1,801 @@
+/* config.c — greenlight.ini (inih), environment and flag overrides. */
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <ini.h>
+
+#include "agent.h"
+#include "config.h"
+#include "log.h"
+#include "parse.h"
+
+const char *const event_type_names[EVENT__MAX] = {
+	"Terminate", "Preempt", "Reboot", "Redeploy", "Freeze"
+};
+static const char *const auth_names[AUTH__MAX] = {
+	"managed-identity", "sas", "none"
+};
+static const char *const scope_names[SCOPE__MAX] = { "system", "user" };
+
+enum cfg_type {
+	CFG_STRING,
+	CFG_URL,
+	CFG_LONG,
+	CFG_SIZE,
+	CFG_DURATION,
+	CFG_BOOL,
+	CFG_ENUM,
+	CFG_FLAGS,
+	CFG__MAX
+};
+
+#define CFG_SECRET 0x1 /* masked when printed */
+
+struct cfg_key {
+	const char *section;
+	const char *key;
+	enum cfg_type type;
+	size_t offset;
+	const char *def; /* NULL: no default (optional or required) */
+	unsigned flags;
+	long min, max;			/* CFG_LONG */
+	const char *const *names;	/* CFG_ENUM, CFG_FLAGS */
+	int nnames;
+};
+
+#define OFF(f) offsetof(struct config, f)
+#define STR(s, k, f, d) { s, k, CFG_STRING, OFF(f), d, 0, 0, 0, NULL, 0 }
+#define NUM(s, k, f, d, lo, hi) { s, k, CFG_LONG, OFF(f), d, 0, lo, hi, NULL, 0 }
+#define TYP(s, k, t, f, d) { s, k, t, OFF(f), d, 0, 0, 0, NULL, 0 }
+#define ENM(s, k, f, d, n) { s, k, CFG_ENUM, OFF(f), d, 0, 0, 0, n, (int)ARRAY_SIZE(n) }
+
+static const struct cfg_key cfg_keys[] = {
+	STR("storage", "account", account, NULL),
+	TYP("storage", "endpoint", CFG_URL, endpoint, NULL),
+	STR("storage", "container", container, NULL),
+	STR("storage", "release", release, NULL),
+	STR("storage", "ca_file", ca_file, NULL),
+	ENM("auth", "method", auth_method, "managed-identity", auth_names),
+	STR("auth", "client_id", client_id, NULL),
+	STR("auth", "object_id", object_id, NULL),
+	STR("auth", "msi_res_id", msi_res_id, NULL),
+	STR("auth", "sas_file", sas_file, NULL),
+	{ "auth", "sas_token", CFG_STRING, OFF(sas_token), NULL, CFG_SECRET,
+	    0, 0, NULL, 0 },
+	TYP("imds", "endpoint", CFG_URL, imds_endpoint,
+	    "http://169.254.169.254"),
+	NUM("fetch", "connections", connections, "16", 1, 64),
+	TYP("fetch", "chunk_size", CFG_SIZE, chunk_size, "8M"),
+	TYP("fetch", "deadline", CFG_DURATION, deadline_ms, "30m"),
+	TYP("fetch", "max_release_size", CFG_SIZE, max_release_size, "16G"),
+	STR("install", "root", root, "/opt/greenlight"),
+	NUM("install", "keep", keep, "2", 0, 100),
+	ENM("install", "scope", scope, "system", scope_names),
+	STR("install", "unit_dir", unit_dir, NULL),
+	STR("install", "state_file", state_file,
+	    "/var/lib/greenlight/state.json"),
+	STR("install", "lock_file", lock_file, "/run/greenlight/lock"),
+	TYP("install", "lock_wait", CFG_DURATION, lock_wait_ms, "2m"),
+	STR("health", "listen", health_listen, "0.0.0.0:8090"),
+	STR("health", "path", health_path, "/health"),
+	{ "health", "events", CFG_FLAGS, OFF(health_events),
+	    "Terminate,Preempt", 0, 0, 0, event_type_names, EVENT__MAX },
+	TYP("health", "probe_interval", CFG_DURATION, probe_interval_ms, "5s"),
+	NUM("health", "probe_threshold", probe_threshold, "5", 1, 100),
+	TYP("health", "drain_min", CFG_DURATION, drain_min_ms, NULL),
+	TYP("health", "drain_max", CFG_DURATION, drain_max_ms, "4m"),
+	TYP("health", "preempt_drain_max", CFG_DURATION, preempt_drain_max_ms,
+	    "20s"),
+	TYP("health", "approve", CFG_BOOL, approve, "true"),
+	TYP("health", "poll_interval", CFG_DURATION, poll_interval_ms, "1s"),
+	TYP("health", "check_url", CFG_URL, check_url, NULL),
+	NUM("health", "check_status", check_status, "200", 100, 599),
+	STR("health", "check_tcp", check_tcp, NULL),
+	TYP("health", "check_interval", CFG_DURATION, check_interval_ms, "2s"),
+	TYP("health", "check_timeout", CFG_DURATION, check_timeout_ms, "1s"),
+	NUM("health", "check_threshold", check_threshold, "3", 1, 100),
+	STR("health", "workload_ports", workload_ports, NULL),
+};
+#define NKEYS ((int)ARRAY_SIZE(cfg_keys))
+
+/* The margin added to probe_interval * probe_threshold for drain_min. */
+#define DRAIN_MARGIN_MS 5000
+
+static const char *const sections[] = {
+	"storage", "auth", "imds", "fetch", "install", "health"
+};
+
+const char *
+config_auth_name(enum auth_method m)
+{
+	return m < AUTH__MAX ? auth_names[m] : "?";
+}
+
+const char *
+config_scope_name(enum install_scope s)
+{
+	return s < SCOPE__MAX ? scope_names[s] : "?";
+}
+
+static int
+key_find(const char *section, const char *key)
+{
+	for (int i = 0; i < NKEYS; i++)
+		if (strcmp(cfg_keys[i].section, section) == 0 &&
+		    strcmp(cfg_keys[i].key, key) == 0)
+			return i;
+	return -1;
+}
+
+static int
+section_known(const char *section)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(sections); i++)
+		if (strcmp(sections[i], section) == 0)
+			return 1;
+	return 0;
+}
+
+/* Describe what a key accepts, for error messages. */
+static void
+key_expect(const struct cfg_key *k, char *out, size_t outsz)
+{
+	size_t o = 0;
+
+	switch (k->type) {
+	case CFG_LONG:
+		snprintf(out, outsz, "a whole number from %ld to %ld", k->min,
+		    k->max);
+		return;
+	case CFG_SIZE:
+		snprintf(out, outsz, "a size such as 4096, 512K, 8M or 1G");
+		return;
+	case CFG_DURATION:
+		snprintf(out, outsz,
+		    "a duration such as 500ms, 30s, 5m or 2h");
+		return;
+	case CFG_BOOL:
+		snprintf(out, outsz, "true or false");
+		return;
+	case CFG_URL:
+		snprintf(out, outsz, "an http:// or https:// URL");
+		return;
+	case CFG_ENUM:
+	case CFG_FLAGS:
+		o = (size_t)snprintf(out, outsz, "%s",
+		    k->type == CFG_ENUM ? "one of " : "a comma list of ");
+		for (int i = 0; i < k->nnames && o < outsz; i++)
+			o += (size_t)snprintf(out + o, outsz - o, "%s%s",
+			    i ? ", " : "", k->names[i]);
+		return;
+	default:
+		snprintf(out, outsz, "text");
+	}
+}
+
+static int
+parse_flags(const struct cfg_key *k, const char *value, unsigned *out)
+{
+	char buf[256], *p, *save = NULL;
+	unsigned bits = 0;
+
+	if (snprintf(buf, sizeof(buf), "%s", value) >= (int)sizeof(buf))
+		return -1;
+	for (p = strtok_r(buf, ", \t", &save); p != NULL;
+	    p = strtok_r(NULL, ", \t", &save)) {
+		int found = 0;
+
+		for (int i = 0; i < k->nnames; i++) {
+			if (strcasecmp(p, k->names[i]) == 0) {
+				bits |= 1u << i;
+				found = 1;
+			}
+		}
+		if (!found)
+			return -1;
+	}
+	*out = bits;
+	return 0;
+}
+
+/* Parse value into the field of key i; 0 or -1 (not logged). */
+static int
+key_store(struct config *cfg, int i, const char *value)
+{
+	const struct cfg_key *k = &cfg_keys[i];
+	char *field = (char *)cfg + k->offset;
+	int b, e;
+	long l;
+	unsigned bits;
+
+	switch (k->type) {
+	case CFG_URL:
+		if (*value != '\0' && strncmp(value, "http://", 7) != 0 &&
+		    strncmp(value, "https://", 8) != 0)
+			return -1;
+		/* FALLTHROUGH */
+	case CFG_STRING: {
+		char **s = (char **)(void *)field;
+		char *dup = NULL;
+		size_t len;
+
+		if (*value != '\0') {
+			dup = strdup(value);
+			if (dup == NULL)
+				return -1;
+			/* URLs are stored without a trailing slash */
+			len = strlen(dup);
+			while (k->type == CFG_URL && len > 8 &&
+			    dup[len - 1] == '/')
+				dup[--len] = '\0';
+		}
+		if (*s != NULL && (k->flags & CFG_SECRET))
+			explicit_bzero(*s, strlen(*s));
+		free(*s);
+		*s = dup;
+		return 0;
+	}
+	case CFG_LONG:
+		if (parse_long(value, k->min, k->max, &l) < 0)
+			return -1;
+		*(long *)(void *)field = l;
+		return 0;
+	case CFG_SIZE:
+		return parse_size(value, (uint64_t *)(void *)field);
+	case CFG_DURATION:
+		return parse_duration_ms(value, (int64_t *)(void *)field);
+	case CFG_BOOL:
+		if (parse_bool(value, &b) < 0)
+			return -1;
+		*(int *)(void *)field = b;
+		return 0;
+	case CFG_ENUM:
+		for (e = 0; e < k->nnames; e++) {
+			if (strcmp(value, k->names[e]) == 0) {
+				*(int *)(void *)field = e;
+				return 0;
+			}
+		}
+		return -1;
+	case CFG_FLAGS:
+		if (parse_flags(k, value, &bits) < 0)
+			return -1;
+		*(unsigned *)(void *)field = bits;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+static int
+origin_set(struct config *cfg, int i, const char *origin)
+{
+	char *dup = strdup(origin);
+
+	if (dup == NULL)
+		return -1;
+	free(cfg->origin[i]);
+	cfg->origin[i] = dup;
+	return 0;
+}
+
+/* Store value for key i; on a bad value log "where: section.key: ..." */
+static int
+key_apply(struct config *cfg, int i, const char *value, const char *where,
+    const char *origin)
+{
+	const struct cfg_key *k = &cfg_keys[i];
+	char expect[160];
+
+	if (key_store(cfg, i, value) < 0) {
+		key_expect(k, expect, sizeof(expect));
+		if (k->flags & CFG_SECRET)
+			log_error("%s: %s.%s: invalid value; expected %s",
+			    where, k->section, k->key, expect);
+		else
+			log_error("%s: %s.%s: \"%s\" is not valid; expected %s",
+			    where, k->section, k->key, value, expect);
+		return -1;
+	}
+	return origin_set(cfg, i, origin);
+}
+
+struct ini_ctx {
+	struct config *cfg;
+	const char *path;
+	FILE *fp;
+	int line;
+	int problems;
+	char section[64];
+	unsigned char seen[NKEYS];
+};
+
+static char *
+trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+/*
+ * inih reads line by line through this reader, so counting here gives the
+ * line number of every handler call; it also reports lines inih would
+ * reject silently (no '=', unknown or malformed section headers).
+ */
+static char *
+cfg_reader(char *buf, int size, void *arg)
+{
+	struct ini_ctx *c = arg;
+	char line[1024], *t, *end;
+
+	if (fgets(buf, size, c->fp) == NULL)
+		return NULL;
+	c->line++;
+	if (snprintf(line, sizeof(line), "%s", buf) >= (int)sizeof(line)) {
+		log_error("%s:%d: line too long", c->path, c->line);
+		c->problems++;
+		buf[0] = '\0';
+		return buf;
+	}
+	t = trim(line);
+	if (*t == '\0' || *t == ';' || *t == '#')
+		return buf;
+	if (*t == '[') {
+		end = strchr(t, ']');
+		if (end == NULL) {
+			log_error("%s:%d: section header without ']'", c->path,
+			    c->line);
+			c->problems++;
+			buf[0] = '\0';
+			return buf;
+		}
+		*end = '\0';
+		snprintf(c->section, sizeof(c->section), "%s", trim(t + 1));
+		if (!section_known(c->section)) {
+			log_error("%s:%d: unknown section [%s]; known: "
+			    "storage, auth, imds, fetch, install, health",
+			    c->path, c->line, c->section);
+			c->problems++;
+		}
+		return buf;
+	}
+	if (strchr(t, '=') == NULL) {
+		log_error("%s:%d: expected \"key = value\", got \"%s\"",
+		    c->path, c->line, t);
+		c->problems++;
+		buf[0] = '\0';
+	}
+	return buf;
+}
+
+static int
+cfg_handler(void *user, const char *section, const char *name,
+    const char *value)
+{
+	struct ini_ctx *c = user;
+	char where[512], origin[512];
+	int i;
+
+	if (!section_known(section))
+		return 1; /* reported once at the header */
+	if (*section == '\0') {
+		log_error("%s:%d: key \"%s\" outside any section", c->path,
+		    c->line, name);
+		c->problems++;
+		return 1;
+	}
+	i = key_find(section, name);
+	if (i < 0) {
+		log_error("%s:%d: unknown key \"%s\" in [%s]", c->path,
+		    c->line, name, section);
+		c->problems++;
+		return 1;
+	}
+	snprintf(where, sizeof(where), "%s:%d", c->path, c->line);
+	if (c->seen[i]) {
+		log_error("%s: %s.%s set twice in this file", where, section,
+		    name);
+		c->problems++;
+		return 1;
+	}
+	c->seen[i] = 1;
+	snprintf(origin, sizeof(origin), "%s:%d", c->path, c->line);
+	if (key_apply(c->cfg, i, value, where, origin) < 0)
+		c->problems++;
+	return 1;
+}
+
+static int
+config_read_file(struct config *cfg, const char *path, int must_exist)
+{
+	struct ini_ctx c;
+
+	memset(&c, 0, sizeof(c));
+	c.cfg = cfg;
+	c.path = path;
+	c.fp = fopen(path, "re");
+	if (c.fp == NULL) {
+		if (!must_exist && errno == ENOENT) {
+			log_debug("%s: not present; using defaults and "
+			    "environment", path);
+			return 0;
+		}
+		log_error("%s: cannot read configuration: %s", path,
+		    strerror(errno));
+		return 1;
+	}
+	cfg->path = strdup(path);
+	ini_parse_stream(cfg_reader, &c, cfg_handler, &c);
+	fclose(c.fp);
+	return c.problems;
+}
+
+/* GREENLIGHT_<SECTION>_<KEY>, upper-cased. */
+static void
+env_name(const struct cfg_key *k, char *out, size_t outsz)
+{
+	size_t o;
+
+	snprintf(out, outsz, "GREENLIGHT_%s_%s", k->section, k->key);
+	for (o = 0; out[o]; o++)
+		out[o] = (char)toupper((unsigned char)out[o]);
+}
+
+static int
+config_read_env(struct config *cfg)
+{
+	static const struct {
+		const char *env, *section, *key;
+	} sample[] = {
+		{ "BLOB_CONTAINER_NAME", "storage", "container" },
+		{ "RELEASE_FOLDER_NAME", "storage", "release" },
+	};
+	char name[128], where[160];
+	const char *v;
+	int problems = 0;
+
+	for (size_t s = 0; s < ARRAY_SIZE(sample); s++) {
+		v = getenv(sample[s].env);
+		if (v == NULL || *v == '\0')
+			continue;
+		snprintf(where, sizeof(where), "environment %s",
+		    sample[s].env);
+		if (key_apply(cfg, key_find(sample[s].section, sample[s].key),
+		    v, where, where) < 0)
+			problems++;
+	}
+	for (int i = 0; i < NKEYS; i++) {
+		env_name(&cfg_keys[i], name, sizeof(name));
+		v = getenv(name);
+		if (v == NULL)
+			continue;
+		snprintf(where, sizeof(where), "environment %s", name);
+		if (key_apply(cfg, i, v, where, where) < 0)
+			problems++;
+	}
+	return problems;
+}
+
+struct config *
+config_load(const char *path, int *problems)
+{
+	struct config *cfg;
+	int n = 0;
+
+	cfg = calloc(1, sizeof(*cfg));
+	if (cfg == NULL)
+		return NULL;
+	for (int i = 0; i < NKEYS; i++) {
+		if (cfg_keys[i].def == NULL) {
+			if (origin_set(cfg, i, "unset") < 0)
+				goto fail;
+			continue;
+		}
+		if (key_apply(cfg, i, cfg_keys[i].def, "default",
+		    "default") < 0)
+			goto fail;
+	}
+	n += config_read_file(cfg, path ? path : CONFIG_DEFAULT_PATH,
+	    path != NULL);
+	n += config_read_env(cfg);
+	*problems = n;
+	return cfg;
+fail:
+	config_free(cfg);
+	return NULL;
+}
+
+int
+config_set(struct config *cfg, const char *name, const char *value,
+    const char *origin)
+{
+	char section[64], where[160];
+	const char *dot, *eq;
+	char keybuf[64];
+	int i;
+
+	eq = value == NULL ? strchr(name, '=') : NULL;
+	if (value == NULL && eq == NULL) {
+		log_error("%s: expected SECTION.KEY=VALUE, got \"%s\"", origin,
+		    name);
+		return -1;
+	}
+	dot = strchr(name, '.');
+	if (dot == NULL || (size_t)(dot - name) >= sizeof(section)) {
+		log_error("%s: expected SECTION.KEY, got \"%s\"", origin, name);
+		return -1;
+	}
+	snprintf(section, sizeof(section), "%.*s", (int)(dot - name), name);
+	snprintf(keybuf, sizeof(keybuf), "%.*s",
+	    (int)(eq ? eq - dot - 1 : (long)strlen(dot + 1)), dot + 1);
+	i = key_find(section, keybuf);
+	if (i < 0) {
+		log_error("%s: unknown key %s.%s", origin, section, keybuf);
+		return -1;
+	}
+	snprintf(where, sizeof(where), "%s", origin);
+	return key_apply(cfg, i, eq ? eq + 1 : value, where, origin);
+}
+
+/* Container names: 3-63 of [a-z0-9-], starting and ending alphanumeric. */
+static int
+container_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 3 || n > 63 || s[0] == '-' || s[n - 1] == '-')
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!(islower((unsigned char)s[i]) ||
+		    isdigit((unsigned char)s[i]) || s[i] == '-'))
+			return 0;
+		if (s[i] == '-' && s[i + 1] == '-')
+			return 0;
+	}
+	return 1;
+}
+
+/* Release names become directory names: one safe path segment. */
+static int
+release_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 128 || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!(isalnum((unsigned char)s[i]) || s[i] == '.' ||
+		    s[i] == '_' || s[i] == '-' || s[i] == '+' || s[i] == '@'))
+			return 0;
+	}
+	return 1;
+}
+
+static const char *
+origin_of(const struct config *cfg, const char *section, const char *key)
+{
+	int i = key_find(section, key);
+
+	return i >= 0 && cfg->origin[i] ? cfg->origin[i] : "?";
+}
+
+int
+config_check(struct config *cfg, unsigned need)
+{
+	int n = 0, ids = 0;
+	char url[512];
+
+	if (cfg->endpoint == NULL && cfg->account != NULL) {
+		if (snprintf(url, sizeof(url), "https://%s.blob.core.windows.net",
+		    cfg->account) >= (int)sizeof(url)) {
+			log_error("storage.account: too long");
+			n++;
+		} else {
+			int i = key_find("storage", "endpoint");
+
+			cfg->endpoint = strdup(url);
+			origin_set(cfg, i, "default (from storage.account)");
+		}
+	}
+	if (need & CONFIG_NEED_STORAGE) {
+		if (cfg->endpoint == NULL) {
+			log_error("storage.account is required (or "
+			    "storage.endpoint): set it in the config file or "
+			    "GREENLIGHT_STORAGE_ACCOUNT");
+			n++;
+		}
+		if (cfg->container == NULL) {
+			log_error("storage.container is required: set it in "
+			    "the config file, BLOB_CONTAINER_NAME or "
+			    "GREENLIGHT_STORAGE_CONTAINER");
+			n++;
+		}
+	}
+	if (cfg->endpoint != NULL && strncmp(cfg->endpoint, "https://", 8) != 0) {
+		log_error("%s: storage.endpoint \"%s\" must use https:// "
+		    "(tokens are never sent over plain HTTP)",
+		    origin_of(cfg, "storage", "endpoint"), cfg->endpoint);
+		n++;
+	}
+	if (cfg->container != NULL && !container_valid(cfg->container)) {
+		log_error("%s: storage.container \"%s\" is not a valid "
+		    "container name (3-63 lower-case letters, digits and "
+		    "single hyphens)", origin_of(cfg, "storage", "container"),
+		    cfg->container);
+		n++;
+	}
+	if ((need & CONFIG_NEED_RELEASE) && cfg->release == NULL) {
+		log_error("storage.release is required: pass --release, set "
+		    "RELEASE_FOLDER_NAME, or set it in the config file");
+		n++;
+	}
+	if (cfg->release != NULL && !release_valid(cfg->release)) {
+		log_error("%s: storage.release \"%s\" is not a valid release "
+		    "name (one path segment of letters, digits, '.', '_', "
+		    "'-', '+', '@')", origin_of(cfg, "storage", "release"),
+		    cfg->release);
+		n++;
+	}
+	ids = (cfg->client_id != NULL) + (cfg->object_id != NULL) +
+	    (cfg->msi_res_id != NULL);
+	if (cfg->auth_method == AUTH_MANAGED_IDENTITY && ids > 1) {
+		log_error("auth: set at most one of client_id, object_id and "
+		    "msi_res_id");
+		n++;
+	}
+	if (cfg->auth_method == AUTH_SAS && cfg->sas_file == NULL &&
+	    cfg->sas_token == NULL) {
+		log_error("auth.method = sas needs auth.sas_file or the "
+		    "environment variable GREENLIGHT_AUTH_SAS_TOKEN");
+		n++;
+	}
+	if (cfg->chunk_size < 64 * 1024 || cfg->chunk_size > 1024ull << 20) {
+		log_error("%s: fetch.chunk_size must be between 64K and 1G",
+		    origin_of(cfg, "fetch", "chunk_size"));
+		n++;
+	}
+	if (cfg->drain_min_ms > 0 && cfg->drain_max_ms < cfg->drain_min_ms) {
+		log_error("%s: health.drain_max must not be below "
+		    "health.drain_min", origin_of(cfg, "health", "drain_max"));
+		n++;
+	}
+	if (cfg->drain_max_ms > 15 * 60 * 1000) {
+		log_error("%s: health.drain_max must stay inside the scale "
+		    "set's notBeforeTimeout (at most 15m)",
+		    origin_of(cfg, "health", "drain_max"));
+		n++;
+	}
+	if (cfg->health_path != NULL && cfg->health_path[0] != '/') {
+		log_error("%s: health.path must start with '/'",
+		    origin_of(cfg, "health", "path"));
+		n++;
+	}
+	if (cfg->health_listen == NULL ||
+	    strrchr(cfg->health_listen, ':') == NULL) {
+		log_error("%s: health.listen must be HOST:PORT",
+		    origin_of(cfg, "health", "listen"));
+		n++;
+	}
+	return n;
+}
+
+int64_t
+config_drain_min_ms(const struct config *cfg)
+{
+	if (cfg->drain_min_ms > 0)
+		return cfg->drain_min_ms;
+	return cfg->probe_interval_ms * cfg->probe_threshold + DRAIN_MARGIN_MS;
+}
+
+static void
+key_format(const struct config *cfg, int i, char *out, size_t outsz)
+{
+	const struct cfg_key *k = &cfg_keys[i];
+	const char *field = (const char *)cfg + k->offset;
+	size_t o = 0;
+
+	switch (k->type) {
+	case CFG_STRING:
+	case CFG_URL: {
+		const char *s = *(char *const *)(const void *)field;
+
+		if (s == NULL)
+			snprintf(out, outsz, "%s", "");
+		else if (k->flags & CFG_SECRET)
+			snprintf(out, outsz, "%s", "********");
+		else
+			snprintf(out, outsz, "%s", s);
+		return;
+	}
+	case CFG_LONG:
+		snprintf(out, outsz, "%ld", *(const long *)(const void *)field);
+		return;
+	case CFG_SIZE:
+		parse_format_size(*(const uint64_t *)(const void *)field, out,
+		    outsz);
+		return;
+	case CFG_DURATION:
+		parse_format_duration(*(const int64_t *)(const void *)field,
+		    out, outsz);
+		return;
+	case CFG_BOOL:
+		snprintf(out, outsz, "%s",
+		    *(const int *)(const void *)field ? "true" : "false");
+		return;
+	case CFG_ENUM:
+		snprintf(out, outsz, "%s",
+		    k->names[*(const int *)(const void *)field]);
+		return;
+	case CFG_FLAGS:
+		out[0] = '\0';
+		for (int b = 0; b < k->nnames && o < outsz; b++)
+			if (*(const unsigned *)(const void *)field & (1u << b))
+				o += (size_t)snprintf(out + o, outsz - o,
+				    "%s%s", o ? "," : "", k->names[b]);
+		return;
+	default:
+		out[0] = '\0';
+	}
+}
+
+void
+config_print(const struct config *cfg, FILE *out)
+{
+	const char *section = "";
+	char value[1024], line[1200];
+
+	if (cfg->path != NULL)
+		fprintf(out, "# file: %s\n", cfg->path);
+	for (int i = 0; i < NKEYS; i++) {
+		if (strcmp(section, cfg_keys[i].section) != 0) {
+			section = cfg_keys[i].section;
+			fprintf(out, "%s[%s]\n", i ? "\n" : "", section);
+		}
+		key_format(cfg, i, value, sizeof(value));
+		if (strcmp(cfg_keys[i].section, "health") == 0 &&
+		    strcmp(cfg_keys[i].key, "drain_min") == 0 &&
+		    cfg->drain_min_ms == 0) {
+			parse_format_duration(config_drain_min_ms(cfg), value,
+			    sizeof(value));
+			snprintf(line, sizeof(line), "%s = %s", cfg_keys[i].key,
+			    value);
+			fprintf(out, "%-48s # derived: probe_interval x "
+			    "probe_threshold + 5s\n", line);
+			continue;
+		}
+		snprintf(line, sizeof(line), "%s = %s", cfg_keys[i].key, value);
+		fprintf(out, "%-48s # %s\n", line, cfg->origin[i]);
+	}
+}
+
+void
+config_free(struct config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	for (int i = 0; i < NKEYS; i++) {
+		char **s;
+
+		free(cfg->origin[i]);
+		if (cfg_keys[i].type != CFG_STRING &&
+		    cfg_keys[i].type != CFG_URL)
+			continue;
+		s = (char **)(void *)((char *)cfg + cfg_keys[i].offset);
+		if (*s != NULL && (cfg_keys[i].flags & CFG_SECRET))
+			explicit_bzero(*s, strlen(*s));
+		free(*s);
+	}
+	free(cfg->path);
+	free(cfg);
+}
