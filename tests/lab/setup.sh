@@ -25,7 +25,7 @@ pkgs=(
 	libmicrohttpd-dev libcmocka-dev
 	# runtime and test tools
 	curl openssl ca-certificates python3 haproxy wrk rclone nginx-light
-	hyperfine libarchive-tools zstd xz-utils iproute2 util-linux systemd bc
+	hyperfine libarchive-tools zstd xz-utils iproute2 util-linux systemd bc jq
 )
 # Node: keep whatever node is installed (e.g. from NodeSource, which brings
 # npm along); only fall back to Debian's packages when there is none.
