@@ -35,9 +35,16 @@ int auth_prepare(struct auth *a, const char **header, const char **query);
  * Storage rejected the credentials (401, or 403 AuthenticationFailed).
  * Returns 0 when one retry with fresh credentials is worthwhile (the cached
  * token was dropped), -1 when not (already refreshed once since the last
- * success, or SAS/none). Not logged.
+ * success, or SAS/none). Not logged. Rejections arriving after the drop but
+ * before a new token was fetched also return 0 (same refresh).
  */
 int auth_rejected(struct auth *a);
+/*
+ * Changes whenever auth_prepare starts handing out a new credential. A
+ * caller with requests in flight notes it per request: a rejection of a
+ * request made with an older generation is retried without auth_rejected.
+ */
+unsigned auth_generation(const struct auth *a);
 /* The last request with these credentials succeeded: re-arm auth_rejected. */
 void auth_accepted(struct auth *a);
 /*

@@ -40,5 +40,12 @@ void imds_token_clear(struct imds_token *tok);
 int imds_token_fetch(const struct config *cfg, struct http_client *http,
     const char *resource, int64_t deadline_ms, const struct clock *clock,
     struct imds_token *tok);
+/*
+ * imds_token_fetch for an optional early refresh while the caller still
+ * holds a valid token: same rules, but failures are logged at debug level
+ * only (the caller decides what to say).
+ */
+int imds_token_try(const struct config *cfg, struct http_client *http,
+    const char *resource, int64_t deadline_ms, struct imds_token *tok);
 
 #endif
