@@ -24,6 +24,22 @@ static const struct cli_command commands[] = {
 	    "FILE:LINE: what is wrong, then prints each key with its value and\n"
 	    "where the value came from. Secrets are masked.\n"
 	    "Exit 0 when valid, 3 when not.\n" },
+	{ "fetch", cmd_fetch,
+	    "download and verify a release folder into a directory",
+	    "--release R --dest DIR",
+	    "Lists every blob under <container>/R/ and downloads them into DIR\n"
+	    "with the same relative paths, in parallel over [fetch] connections\n"
+	    "kept-alive connections; blobs larger than [fetch] chunk_size go as\n"
+	    "ranges pinned to their ETag. Data goes to a staging area\n"
+	    "(DIR.partial beside DIR);\n"
+	    "a fetch cut short (kill, network, disk full) resumes where it\n"
+	    "stopped when rerun. Every file is checked (size, Content-MD5 when\n"
+	    "the blob has one, sha256 when the release has a MANIFEST) and\n"
+	    "appears in DIR only complete and verified. Files already in DIR\n"
+	    "and verified are not downloaded again.\n"
+	    "Exit 0 when DIR holds the release; 3 config, 4 auth or permission,\n"
+	    "5 not found, 6 integrity, 8 temporary (network, throttling,\n"
+	    "deadline), 9 local (disk full, permissions).\n" },
 };
 
 static const struct cli_opt common_opts[] = {

@@ -45,5 +45,6 @@ int cli_main(int argc, char **argv);
 
 /* Commands: each returns an enum exit_code. */
 int cmd_config(int argc, char **argv);
+int cmd_fetch(int argc, char **argv);
 
 #endif

@@ -1,0 +1,775 @@
+/*
+ * fetch_engine.c — moves the bytes: hands ranges to a fixed set of
+ * transfer slots ([fetch] connections), streams each response with pwrite
+ * into its staging file, hashes the contiguous prefix of every blob as it
+ * grows, retries what is transient and restarts a blob whose ETag changed.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "auth.h"
+#include "clock.h"
+#include "fetch_int.h"
+#include "log.h"
+#include "parse.h"
+
+#define RUN_SLICE_MS 200
+
+void
+fetch_write_failed(struct fetch *f, const char *path, int err)
+{
+	if (f->rc != EXIT_OK)
+		return;
+	progress_clear(f->prog);
+	if (err == ENOSPC || err == EDQUOT)
+		log_error("fetch: disk full writing %s; %s untouched; the "
+		    "partial download in %s resumes when you rerun after "
+		    "freeing space", path, f->dest, f->staging);
+	else
+		log_error("fetch: cannot write %s: %s; %s untouched; the "
+		    "partial download in %s resumes when you rerun",
+		    path, strerror(err), f->dest, f->staging);
+	f->rc = EXIT_LOCAL;
+}
+
+static void
+watch(struct fetch *f, struct fblob *b, int restarted)
+{
+	char path[PATH_MAX];
+
+	if (!b->watched || f->opts->watch == NULL || f->rc != EXIT_OK)
+		return;
+	if (stage_path(f, b, path, sizeof(path)) < 0)
+		return;
+	if (f->opts->watch(f->opts->watch_arg, b->e->rel, path, b->contig,
+	    b->e->size, restarted) < 0) {
+		progress_clear(f->prog);
+		log_error("fetch: %s: the streaming consumer stopped the "
+		    "download", b->e->name);
+		f->rc = EXIT_FAILURE_;
+	}
+}
+
+int
+fblob_open(struct fetch *f, struct fblob *b)
+{
+	char path[PATH_MAX], line[FETCH_JOURNAL_LINE_MAX];
+	int flags = O_RDWR | O_CREAT | O_CLOEXEC, n, err;
+
+	if (b->fd >= 0)
+		return 0;
+	if (stage_path(f, b, path, sizeof(path)) < 0) {
+		log_error("fetch: %s: path too long", b->e->name);
+		f->rc = EXIT_LOCAL;
+		return -1;
+	}
+	if (b->ndone == 0)
+		b->fresh = 1;
+	if (b->fresh)
+		flags |= O_TRUNC;
+	err = stage_mkdirs(f->data, b->e->rel, f->lastdir,
+	    sizeof(f->lastdir));
+	if (err == 0) {
+		b->fd = open(path, flags, 0644);
+		err = b->fd < 0 ? errno : 0;
+	}
+	if (err != 0) {
+		fetch_write_failed(f, path, err);
+		return -1;
+	}
+	if (b->fresh && b->e->size > 0 &&
+	    fallocate(b->fd, 0, 0, (off_t)b->e->size) < 0 &&
+	    errno != EOPNOTSUPP && errno != ENOSYS) {
+		fetch_write_failed(f, path, errno);
+		return -1;
+	}
+	b->fresh = 0;
+	if (b->jid == 0) {
+		b->jid = ++f->next_jid;
+		n = fetch_journal_fmt_blob(line, sizeof(line), b->jid,
+		    b->e->size, f->chunk, b->e->etag, b->e->name);
+		if (n < 0 || stage_append(f, line, n) < 0)
+			return -1;
+	}
+	if (b->algos != 0 && b->dg == NULL && b->contig == 0) {
+		b->dg = digest_new(b->algos);
+		if (b->dg == NULL) {
+			log_error("fetch: out of memory");
+			f->rc = EXIT_FAILURE_;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void
+fblob_close(struct fblob *b)
+{
+	if (b->fd >= 0)
+		close(b->fd);
+	b->fd = -1;
+}
+
+static struct fslot *
+slot_of(struct fetch *f, struct fblob *b, uint32_t r)
+{
+	for (int i = 0; i < f->nslots; i++)
+		if (f->slots[i].b == b && !f->slots[i].probe &&
+		    f->slots[i].r == r)
+			return &f->slots[i];
+	return NULL;
+}
+
+/* Read [from, to) of b's staging file into its digest. */
+static int
+rehash(struct fetch *f, struct fblob *b, uint64_t from, uint64_t to)
+{
+	char path[PATH_MAX];
+
+	while (from < to) {
+		size_t want = to - from > FETCH_READ_BUF ? FETCH_READ_BUF :
+		    (size_t)(to - from);
+		ssize_t n = pread(b->fd, f->rbuf, want, (off_t)from);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			stage_path(f, b, path, sizeof(path));
+			progress_clear(f->prog);
+			log_error("fetch: cannot read back %s: %s", path,
+			    n < 0 ? strerror(errno) : "file is short");
+			f->rc = EXIT_LOCAL;
+			return -1;
+		}
+		digest_update(b->dg, f->rbuf, (size_t)n);
+		from += (uint64_t)n;
+	}
+	return 0;
+}
+
+int
+fblob_advance(struct fetch *f, struct fblob *b)
+{
+	uint64_t size = b->e->size, before = b->contig;
+
+	while (b->contig < size) {
+		uint32_t r = (uint32_t)(b->contig / f->chunk);
+		uint64_t off, len, end;
+		struct fslot *s;
+
+		fetch_range_get(size, f->chunk, r, &off, &len);
+		if (b->rs[r] == FR_DONE) {
+			end = off + len;
+		} else if (b->rs[r] == FR_ACTIVE &&
+		    (s = slot_of(f, b, r)) != NULL) {
+			end = s->off + s->got;
+		} else {
+			break;
+		}
+		if (end <= b->contig)
+			break;
+		if (b->dg != NULL) {
+			if (fblob_open(f, b) < 0 ||
+			    rehash(f, b, b->contig, end) < 0)
+				return -1;
+		}
+		b->contig = end;
+	}
+	if (b->contig > before)
+		watch(f, b, 0);
+	return 0;
+}
+
+/* Compare what was computed with what storage / the MANIFEST says. */
+static int
+verify(struct fetch *f, struct fblob *b, char *why, size_t whysz)
+{
+	unsigned char md5[16], sha[32], want[16];
+	char got_s[72], want_s[72];
+	char path[PATH_MAX];
+
+	if (b->algos == 0)
+		return 0;
+	if (b->dg != NULL && b->contig == b->e->size) {
+		digest_final(b->dg, md5, sha);
+	} else {
+		stage_path(f, b, path, sizeof(path));
+		if (digest_file(path, b->algos, md5, sha) < 0) {
+			f->rc = EXIT_LOCAL;
+			return -1;
+		}
+	}
+	digest_free(b->dg);
+	b->dg = NULL;
+	if ((b->algos & DIGEST_MD5) && (digest_unbase64(b->e->md5, want,
+	    sizeof(want)) != 16 || memcmp(want, md5, 16) != 0)) {
+		digest_base64(md5, 16, got_s, sizeof(got_s));
+		snprintf(why, whysz, "its Content-MD5: storage says %s, the "
+		    "downloaded data has %s", b->e->md5, got_s);
+		return 1;
+	}
+	if ((b->algos & DIGEST_SHA256) && b->m != NULL &&
+	    memcmp(b->m->sha256, sha, 32) != 0) {
+		digest_hex(b->m->sha256, 32, want_s);
+		digest_hex(sha, 32, got_s);
+		snprintf(why, whysz, "the MANIFEST: MANIFEST says sha256 %s, "
+		    "the downloaded data has sha256 %s", want_s, got_s);
+		return 1;
+	}
+	return 0;
+}
+
+int
+fblob_complete(struct fetch *f, struct fblob *b)
+{
+	char why[512];
+	int bad;
+
+	if (fblob_advance(f, b) < 0)
+		return -1;
+	bad = verify(f, b, why, sizeof(why));
+	if (bad < 0)
+		return -1;
+	if (bad) {
+		if (!b->redone) {
+			progress_clear(f->prog);
+			log_warn("fetch: %s does not match %s; downloading it "
+			    "again from scratch", b->e->name, why);
+			b->redone = 1;
+			fblob_restart(f, b, 0);
+			return 0;
+		}
+		progress_clear(f->prog);
+		log_error("fetch: %s does not match %s (downloaded twice); "
+		    "the blob in storage is damaged or does not belong to "
+		    "this release — upload the release again", b->e->name,
+		    why);
+		fblob_restart(f, b, 0);
+		f->rc = EXIT_INTEGRITY;
+		return -1;
+	}
+	if (b->e->mtime > 0 && b->fd >= 0) {
+		struct timespec ts[2];
+
+		ts[0].tv_sec = 0;
+		ts[0].tv_nsec = UTIME_OMIT;
+		ts[1].tv_sec = (time_t)b->e->mtime;
+		ts[1].tv_nsec = 0;
+		futimens(b->fd, ts);
+	} else if (b->e->mtime > 0) {
+		char path[PATH_MAX];
+		struct timespec ts[2];
+
+		ts[0].tv_sec = 0;
+		ts[0].tv_nsec = UTIME_OMIT;
+		ts[1].tv_sec = (time_t)b->e->mtime;
+		ts[1].tv_nsec = 0;
+		if (stage_path(f, b, path, sizeof(path)) == 0)
+			utimensat(AT_FDCWD, path, ts, 0);
+	}
+	fblob_close(b);
+	b->state = FB_DONE;
+	f->files_done++;
+	return 0;
+}
+
+static void
+slot_release(struct fslot *s)
+{
+	struct fetch *f = s->f;
+
+	if (s->x != NULL)
+		http_xfer_free(s->x);
+	memset(s, 0, sizeof(*s));
+	s->f = f;
+}
+
+void
+fblob_restart(struct fetch *f, struct fblob *b, int probe)
+{
+	char line[128];
+	int n;
+
+	for (int i = 0; i < f->nslots; i++)
+		if (f->slots[i].b == b)
+			slot_release(&f->slots[i]);
+	if (b->jid != 0 && f->staged) {
+		n = fetch_journal_fmt_reset(line, sizeof(line), b->jid);
+		if (n > 0)
+			stage_append(f, line, n);
+	}
+	b->jid = 0;
+	memset(b->rs, FR_TODO, b->nranges);
+	b->next = 0;
+	b->ndone = 0;
+	b->contig = 0;
+	digest_free(b->dg);
+	b->dg = NULL;
+	fblob_close(b);
+	b->fresh = 1;
+	f->bytes_done -= b->counted;
+	b->counted = 0;
+	b->state = probe ? FB_PROBE : FB_TODO;
+	if ((size_t)(b - f->b) < f->cursor)
+		f->cursor = (size_t)(b - f->b);
+	watch(f, b, 1);
+}
+
+/* ---- one transfer ---- */
+
+static int
+slot_sink(void *arg, const void *buf, size_t n)
+{
+	struct fslot *s = arg;
+	struct fetch *f = s->f;
+	struct fblob *b = s->b;
+	const char *p = buf;
+	uint64_t pos = s->off + s->got;
+	size_t left = n;
+
+	if (f->rc != EXIT_OK)
+		return -1;
+	if (s->got + n > s->len) {
+		s->overflow = 1;
+		return -1;
+	}
+	while (left > 0) {
+		ssize_t w = pwrite(b->fd, p, left, (off_t)(pos + (n - left)));
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			char path[PATH_MAX];
+
+			stage_path(f, b, path, sizeof(path));
+			fetch_write_failed(f, path, w < 0 ? errno : ENOSPC);
+			return -1;
+		}
+		p += w;
+		left -= (size_t)w;
+	}
+	fetch_sum_update(&s->sum, buf, n);
+	s->got += n;
+	b->counted += (int64_t)n;
+	f->bytes_done += (int64_t)n;
+	f->st.bytes_downloaded += (int64_t)n;
+	if (b->contig == pos) {
+		if (b->dg != NULL)
+			digest_update(b->dg, buf, n);
+		b->contig += n;
+		watch(f, b, 0);
+	}
+	return 0;
+}
+
+/* Hand the next piece of work to the free slot s; 0 when there is none. */
+static int
+slot_pick(struct fetch *f, struct fslot *s)
+{
+	for (; f->cursor < f->nb; f->cursor++) {
+		struct fblob *b = &f->b[f->cursor];
+		struct retry_policy pol = {
+			.base_ms = 250,
+			.cap_ms = 30000,
+			.max_attempts = FETCH_ATTEMPTS_MAX,
+		};
+
+		if (b->skip || (b->state != FB_TODO && b->state != FB_PROBE))
+			continue;
+		while (b->state == FB_TODO && b->next < b->nranges &&
+		    b->rs[b->next] != FR_TODO)
+			b->next++;
+		if (b->state == FB_TODO && b->next >= b->nranges)
+			continue;
+		pol.deadline_ms = f->deadline_at - clock_mono_ms();
+		if (pol.deadline_ms <= 0)
+			pol.deadline_ms = 1;
+		memset(s, 0, sizeof(*s));
+		s->f = f;
+		s->b = b;
+		retry_begin(&s->rs, &pol, NULL);
+		if (b->state == FB_PROBE) {
+			s->probe = 1;
+			b->state = FB_PROBING;
+			return 1;
+		}
+		s->r = b->next++;
+		b->rs[s->r] = FR_ACTIVE;
+		fetch_range_get(b->e->size, f->chunk, s->r, &s->off, &s->len);
+		fetch_sum_init(&s->sum);
+		return 1;
+	}
+	return 0;
+}
+
+static int
+slot_start(struct fetch *f, struct fslot *s)
+{
+	struct fblob *b = s->b;
+	char ifmatch[160], range[96];
+	const char *extra[3];
+	const char *const *hdrs;
+	struct http_request req;
+	char *url = NULL;
+	int n = 0, ec = EXIT_OK;
+
+	if (!s->probe && fblob_open(f, b) < 0)
+		return -1;
+	memset(&req, 0, sizeof(req));
+	if (!s->probe && b->e->etag[0] != '\0') {
+		snprintf(ifmatch, sizeof(ifmatch), "If-Match: \"%s\"",
+		    b->e->etag);
+		extra[n++] = ifmatch;
+	}
+	if (!s->probe && (s->got > 0 || s->len != b->e->size)) {
+		snprintf(range, sizeof(range), "x-ms-range: bytes=%" PRIu64
+		    "-%" PRIu64, s->off + s->got, s->off + s->len - 1);
+		extra[n++] = range;
+	}
+	extra[n] = NULL;
+	hdrs = blob_headers(f->bs, extra, &ec);
+	if (hdrs == NULL) {
+		f->rc = ec != EXIT_OK ? ec : EXIT_FAILURE_;
+		return -1;
+	}
+	s->gen = auth_generation(f->auth);
+	url = blob_url(f->bs, b->e->name);
+	if (url == NULL) {
+		log_error("fetch: out of memory");
+		f->rc = EXIT_FAILURE_;
+		return -1;
+	}
+	req.method = s->probe ? "HEAD" : "GET";
+	req.url = url;
+	req.headers = hdrs;
+	req.max_body = 64 * 1024;
+	if (!s->probe) {
+		req.sink = slot_sink;
+		req.sink_arg = s;
+	}
+	s->overflow = 0;
+	s->ranged = !s->probe && (s->got > 0 || s->len != b->e->size);
+	s->got_start = s->got;
+	s->x = http_xfer_start(f->http, &req, s);
+	free(url);
+	if (s->x == NULL) {
+		f->rc = EXIT_FAILURE_;
+		return -1;
+	}
+	f->st.requests++;
+	return 0;
+}
+
+/* Copy header name of resp into out, without surrounding quotes. */
+static int
+header_unquoted(const struct http_response *resp, const char *name,
+    char *out, size_t outsz)
+{
+	char v[256];
+	size_t len;
+	const char *p = v;
+
+	if (http_response_header(resp, name, v, sizeof(v)) == NULL)
+		return -1;
+	len = strlen(v);
+	if (len >= 2 && v[0] == '"' && v[len - 1] == '"') {
+		p = v + 1;
+		len -= 2;
+	}
+	if (len >= outsz)
+		return -1;
+	memcpy(out, p, len);
+	out[len] = '\0';
+	return 0;
+}
+
+static int
+decimal(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (*s == '\0')
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9' || v > (UINT64_MAX - 9) / 10)
+			return -1;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+static int64_t
+http_date(const char *s)
+{
+	struct tm tm;
+
+	memset(&tm, 0, sizeof(tm));
+	if (strptime(s, "%a, %d %b %Y %H:%M:%S", &tm) == NULL)
+		return 0;
+	return (int64_t)timegm(&tm);
+}
+
+/* A blob changed in storage: take its new properties and plan again. */
+static int
+probe_done(struct fetch *f, struct fslot *s,
+    const struct http_response *resp)
+{
+	struct fblob *b = s->b;
+	struct blob_entry *e = b->e;
+	char v[128];
+	uint64_t size = 0;
+	uint32_t nr;
+	unsigned char *rs;
+
+	if (header_unquoted(resp, "ETag", e->etag, sizeof(e->etag)) < 0 ||
+	    http_response_header(resp, "Content-Length", v, sizeof(v)) ==
+	    NULL || decimal(v, &size) < 0) {
+		progress_clear(f->prog);
+		log_error("fetch: %s: storage answered without ETag or "
+		    "Content-Length; rerun later", e->name);
+		f->rc = EXIT_TEMPORARY;
+		return -1;
+	}
+	if (header_unquoted(resp, "Content-MD5", e->md5, sizeof(e->md5)) < 0)
+		e->md5[0] = '\0';
+	if (http_response_header(resp, "Last-Modified", v, sizeof(v)) != NULL)
+		e->mtime = http_date(v);
+	if (b->m != NULL && b->m->size != size) {
+		progress_clear(f->prog);
+		log_error("fetch: %s changed during the download and is now "
+		    "%" PRIu64 " bytes; the MANIFEST says %" PRIu64 "; rerun "
+		    "once the release upload has finished", e->name, size,
+		    b->m->size);
+		f->rc = EXIT_INTEGRITY;
+		return -1;
+	}
+	nr = fetch_range_count(size, f->chunk);
+	rs = realloc(b->rs, nr);
+	if (rs == NULL) {
+		f->rc = EXIT_FAILURE_;
+		return -1;
+	}
+	memset(rs, FR_TODO, nr);
+	b->rs = rs;
+	b->nranges = nr;
+	f->st.bytes += (int64_t)size - (int64_t)e->size;
+	e->size = size;
+	b->algos = (e->md5[0] ? DIGEST_MD5 : 0) | (b->m ? DIGEST_SHA256 : 0);
+	b->state = FB_TODO;
+	if ((size_t)(b - f->b) < f->cursor)
+		f->cursor = (size_t)(b - f->b);
+	slot_release(s);
+	if (size == 0) {
+		b->rs[0] = FR_DONE;
+		b->ndone = 1;
+		if (fblob_open(f, b) < 0)
+			return -1;
+		return fblob_complete(f, b);
+	}
+	return 0;
+}
+
+static int
+range_done(struct fetch *f, struct fslot *s)
+{
+	struct fblob *b = s->b;
+	char line[128];
+	int n;
+
+	n = fetch_journal_fmt_range(line, sizeof(line), b->jid, s->r, s->len,
+	    fetch_sum_final(&s->sum));
+	if (n < 0 || stage_append(f, line, n) < 0)
+		return -1;
+	b->rs[s->r] = FR_DONE;
+	b->ndone++;
+	slot_release(s);
+	if (fblob_advance(f, b) < 0)
+		return -1;
+	if (b->ndone == b->nranges)
+		return fblob_complete(f, b);
+	return 0;
+}
+
+static void
+fail_final(struct fetch *f, struct fslot *s, const struct http_response *resp)
+{
+	if (f->rc != EXIT_OK)
+		return;
+	progress_clear(f->prog);
+	f->rc = blob_error_report(f->bs, resp, s->b->e->name);
+	if (f->rc == EXIT_OK)
+		f->rc = EXIT_FAILURE_;
+}
+
+/* Back off and try s again later; -1 when the retries are used up. */
+static int
+slot_retry(struct fetch *f, struct fslot *s, const struct http_response *resp)
+{
+	int64_t delay;
+
+	if (s->got > s->got_start) {
+		/* progress was made: a fresh budget for the rest */
+		struct retry_policy pol = s->rs.policy;
+
+		pol.deadline_ms = f->deadline_at - clock_mono_ms();
+		if (pol.deadline_ms <= 0)
+			pol.deadline_ms = 1;
+		retry_begin(&s->rs, &pol, NULL);
+	}
+	delay = retry_next_delay(&s->rs, http_response_retry_after_ms(resp));
+	if (delay < 0) {
+		fail_final(f, s, resp);
+		return -1;
+	}
+	f->st.retries++;
+	log_debug("fetch: %s: %s %ld, retrying in %" PRId64 " ms",
+	    s->b->e->name, resp->err != HTTP_E_NONE ?
+	    http_err_names[resp->err] : "status", resp->status, delay);
+	s->due_ms = clock_mono_ms() + delay;
+	return 0;
+}
+
+/* The blob changed in storage (412, 416, too long): start it over. */
+static int
+restart_changed(struct fetch *f, struct fblob *b)
+{
+	if (++b->restarts > FETCH_RESTARTS_MAX) {
+		progress_clear(f->prog);
+		log_error("fetch: %s changed %d times during the download; "
+		    "rerun once the release upload has finished", b->e->name,
+		    b->restarts);
+		f->rc = EXIT_TEMPORARY;
+		return -1;
+	}
+	progress_clear(f->prog);
+	log_warn("fetch: %s changed in storage during the download (its "
+	    "ETag is new); downloading it again from the start", b->e->name);
+	fblob_restart(f, b, 1);
+	return 0;
+}
+
+/* A transfer finished: decide what comes next for its slot. */
+static int
+slot_done(struct fetch *f, struct fslot *s, const struct http_response *resp)
+{
+	int answered = resp->err == HTTP_E_NONE;
+	long want = s->probe || !s->ranged ? 200 : 206;
+
+	s->x = NULL;
+	if (f->rc != EXIT_OK)
+		return -1;
+	if (answered && resp->status / 100 == 2 &&
+	    s->gen == auth_generation(f->auth))
+		auth_accepted(f->auth);
+	if (answered && resp->status == want) {
+		if (s->probe)
+			return probe_done(f, s, resp);
+		if (s->got == s->len)
+			return range_done(f, s);
+	}
+	if (s->overflow || (answered && (resp->status == 412 ||
+	    resp->status == 416)))
+		return restart_changed(f, s->b);
+	if (answered && resp->status / 100 == 2) {
+		/* a short body, or a whole blob where a range was asked */
+		return slot_retry(f, s, resp);
+	}
+	switch (blob_classify(resp)) {
+	case RETRY_AUTH:
+		/* a request with an older token: the new one is on its way */
+		if (s->gen != auth_generation(f->auth) ||
+		    auth_rejected(f->auth) == 0) {
+			f->st.retries++;
+			s->due_ms = 0;
+			return 0;
+		}
+		break;
+	case RETRY_YES:
+		return slot_retry(f, s, resp);
+	default:
+		break;
+	}
+	fail_final(f, s, resp);
+	return -1;
+}
+
+static void
+deadline_passed(struct fetch *f)
+{
+	char d[32], got[32], all[32];
+
+	parse_format_duration(f->cfg->deadline_ms, d, sizeof(d));
+	progress_fmt_bytes(f->bytes_done, got, sizeof(got));
+	progress_fmt_bytes(f->st.bytes, all, sizeof(all));
+	progress_clear(f->prog);
+	log_error("fetch: release %s did not arrive within fetch.deadline "
+	    "(%s): %s of %s are in %s; rerun to resume, or raise "
+	    "fetch.deadline", f->cfg->release, d, got, all, f->staging);
+	f->rc = EXIT_TEMPORARY;
+}
+
+int
+fetch_engine_run(struct fetch *f)
+{
+	struct http_xfer *x;
+	struct http_response *resp;
+	void *user;
+
+	while (f->rc == EXIT_OK) {
+		int64_t now = clock_mono_ms(), next_due = INT64_MAX;
+		int busy = 0, flying = 0;
+		int64_t wait;
+
+		if (now >= f->deadline_at) {
+			deadline_passed(f);
+			break;
+		}
+		for (int i = 0; i < f->nslots && f->rc == EXIT_OK; i++) {
+			struct fslot *s = &f->slots[i];
+
+			if (s->b == NULL && !slot_pick(f, s))
+				continue;
+			busy++;
+			if (s->x == NULL && s->due_ms <= now)
+				slot_start(f, s);
+			if (s->x != NULL)
+				flying++;
+			else if (s->due_ms < next_due)
+				next_due = s->due_ms;
+		}
+		if (f->rc != EXIT_OK || busy == 0)
+			break;
+		wait = next_due == INT64_MAX ? RUN_SLICE_MS : next_due - now;
+		if (wait > RUN_SLICE_MS)
+			wait = RUN_SLICE_MS;
+		if (wait < 0)
+			wait = 0;
+		if (flying == 0)
+			clock_sleep_ms(wait, NULL);
+		else
+			http_client_run(f->http, (int)wait);
+		while ((x = http_client_done(f->http, &user, &resp)) != NULL) {
+			slot_done(f, user, resp);
+			http_xfer_free(x);
+		}
+		progress_update(f->prog, f->bytes_done, f->files_done);
+	}
+	for (int i = 0; i < f->nslots; i++) {
+		struct fslot *s = &f->slots[i];
+
+		if (s->b != NULL && !s->probe && s->b->rs[s->r] == FR_ACTIVE)
+			s->b->rs[s->r] = FR_TODO;
+		slot_release(s);
+	}
+	return f->rc;
+}

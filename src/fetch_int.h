@@ -1,0 +1,138 @@
+/*
+ * fetch_int.h — what the fetch engine's files share; not an interface.
+ * fetch.c plans and publishes, fetch_engine.c moves bytes, fetch_stage.c
+ * owns the staging area (journal, data files, lock).
+ */
+#ifndef GREENLIGHT_FETCH_INT_H
+#define GREENLIGHT_FETCH_INT_H
+
+#include <limits.h>
+#include <stdint.h>
+
+#include "blob.h"
+#include "digest.h"
+#include "fetch.h"
+#include "fetch_plan.h"
+#include "progress.h"
+#include "retry.h"
+
+#define FETCH_RESTARTS_MAX 3	 /* ETag changes of one blob before giving up */
+#define FETCH_ATTEMPTS_MAX 10	 /* tries of one request without progress */
+#define FETCH_MANIFEST_MAX (64u << 20)
+#define FETCH_READ_BUF (256 * 1024)
+#define FETCH_JOURNAL_MAX (256u << 20)
+
+enum fb_state {
+	FB_TODO,    /* ranges left to fetch */
+	FB_PROBE,   /* changed in storage: read its properties first */
+	FB_PROBING, /* that request is in flight */
+	FB_DONE,    /* complete and verified in staging */
+	FB_INPLACE, /* already in the destination, verified */
+	FB__MAX
+};
+
+enum fr_state {
+	FR_TODO,
+	FR_ACTIVE,
+	FR_DONE
+};
+
+struct fblob {
+	struct blob_entry *e;	     /* listing entry (updated by a probe) */
+	struct manifest_entry *m;    /* its MANIFEST line, or NULL */
+	struct fetch_jblob *jb;	     /* journal record (until compaction) */
+	enum fb_state state;
+	int skip;		     /* not part of this engine run */
+	uint32_t nranges;
+	uint32_t next;		     /* ranges below were handed out */
+	uint32_t ndone;
+	unsigned char *rs;	     /* per range: enum fr_state */
+	unsigned jid;		     /* journal id of this version; 0 none */
+	int fd;			     /* staging data file, -1 when closed */
+	int fresh;		     /* the file must be created empty */
+	uint64_t contig;	     /* bytes from 0 known to be written */
+	unsigned algos;		     /* DIGEST_* wanted */
+	struct digest *dg;	     /* over [0, contig) */
+	int64_t counted;	     /* bytes of it in progress totals */
+	int restarts;		     /* ETag changes seen */
+	int redone;		     /* downloaded again after a mismatch */
+	int reused;		     /* had data from an earlier run */
+	int watched;
+};
+
+struct fetch;
+
+struct fslot {
+	struct fetch *f;
+	struct fblob *b;	     /* NULL: free */
+	struct http_xfer *x;	     /* in flight, or NULL (waiting) */
+	uint32_t r;		     /* the range */
+	int probe;		     /* a HEAD for the blob's properties */
+	int ranged;		     /* this attempt asked for a range */
+	int overflow;		     /* more bytes came than asked for */
+	uint64_t off, len;	     /* the range */
+	uint64_t got;		     /* bytes of it written */
+	uint64_t got_start;	     /* ... when this attempt started */
+	struct fetch_sum sum;	     /* of those bytes */
+	struct retry_state rs;
+	int64_t due_ms;		     /* (re)start not before */
+	unsigned gen;		     /* auth generation it was sent with */
+};
+
+struct fetch {
+	const struct config *cfg;
+	const struct fetch_opts *opts;
+	char dest[PATH_MAX];
+	char staging[PATH_MAX];
+	char data[PATH_MAX];	     /* staging/data */
+	char key[1024];		     /* journal key: endpoint container release */
+	uint64_t chunk;
+	struct http_client *http;    /* storage transfers */
+	struct http_client *http_id; /* IMDS */
+	struct auth *auth;
+	struct blob_service *bs;
+	struct blob_list list;
+	struct fblob *b;
+	size_t nb;
+	struct fblob *manifest_blob;
+	struct manifest man;
+	int have_man;
+	struct fslot *slots;
+	int nslots;
+	size_t cursor;		     /* blobs below have nothing to hand out */
+	struct fetch_journal journal;
+	int staged;		     /* staging created, journal open */
+	int jfd, lockfd;
+	unsigned next_jid;
+	char lastdir[PATH_MAX];	     /* last directory made in staging */
+	unsigned char *rbuf;	     /* FETCH_READ_BUF for re-reading */
+	int rc;			     /* EXIT_OK until something failed */
+	struct progress *prog;
+	struct fetch_stats st;
+	int64_t bytes_done;	     /* reused + downloaded, for progress */
+	int64_t files_done;
+	int64_t start_ms, deadline_at;
+};
+
+/* fetch_engine.c */
+int fetch_engine_run(struct fetch *f);
+int fblob_open(struct fetch *f, struct fblob *b);
+void fblob_close(struct fblob *b);
+int fblob_advance(struct fetch *f, struct fblob *b);
+int fblob_complete(struct fetch *f, struct fblob *b);
+void fblob_restart(struct fetch *f, struct fblob *b, int probe);
+void fetch_write_failed(struct fetch *f, const char *path, int err);
+
+/* fetch_stage.c */
+int stage_prepare(struct fetch *f);
+int stage_create(struct fetch *f);
+int stage_append(struct fetch *f, const char *line, int len);
+int stage_path(struct fetch *f, const struct fblob *b, char *out,
+    size_t outsz);
+int stage_mkdirs(const char *root, const char *rel, char *cache,
+    size_t cachesz);
+int stage_publish(struct fetch *f);
+void stage_close(struct fetch *f);
+void stage_remove(struct fetch *f);
+
+#endif
