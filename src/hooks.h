@@ -6,9 +6,10 @@
  * "hook NAME: LINE" with its last bytes kept for the state file.
  *
  * The environment is built from nothing, never inherited (no secrets):
- * PATH, HOME, LANG, GREENLIGHT_HOOK, GREENLIGHT_RELEASE,
+ * PATH (HOOKS_PATH), HOME (of the user it runs as), LANG (C.UTF-8) unless
+ * the spec's environment sets them, GREENLIGHT_HOOK, GREENLIGHT_RELEASE,
  * GREENLIGHT_PREVIOUS_RELEASE (empty when none), GREENLIGHT_RELEASE_DIR,
- * GREENLIGHT_ROOT, then the spec's environment.
+ * GREENLIGHT_ROOT, then the spec's environment (its GREENLIGHT_* ignored).
  */
 #ifndef GREENLIGHT_HOOKS_H
 #define GREENLIGHT_HOOKS_H

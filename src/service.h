@@ -13,9 +13,13 @@
  *   backslash, quotes and control characters escaped; a lone ";" as "\;".
  * - The unit refers to the release through current_dir (root/current), so
  *   switching `current` and restarting is the whole activation.
- * - Hardening unless the unit opts out (see service.c for the list): in user
- *   scope only the settings that need no mount namespace are written.
- * - User=/Group= only in system scope; user scope runs as the invoking user.
+ * - The text names no release, so it stays byte-identical across releases
+ *   with the same service settings (service_write() then reports no change
+ *   and no daemon-reload is needed).
+ * - Hardening unless the unit opts out (see service.c for the list and the
+ *   reasons): user scope gets only what works without user namespaces.
+ * - User=/Group= only in system scope (the user must exist); user scope runs
+ *   as the invoking user. No User= in system scope means root.
  */
 #ifndef GREENLIGHT_SERVICE_H
 #define GREENLIGHT_SERVICE_H
@@ -42,7 +46,8 @@ struct service_unit {
 	char *const *writable_paths; /* ReadWritePaths=, NULL-terminated */
 	const char *release_dir; /* the release on disk now (lookup, verify) */
 	const char *current_dir; /* how the unit names it (root/current) */
-	const char *release;	 /* release name, for the header comment */
+	const char *release;	 /* release name, for messages only (the unit
+				    text names none) */
 	enum install_scope scope;
 	int no_hardening;	 /* 1: leave out the sandboxing settings */
 };

@@ -37,6 +37,7 @@ enum state_result {
 	RESULT_NOOP,	   /* already current and intact: nothing done */
 	RESULT_ROLLEDBACK, /* failed after activate; previous restored */
 	RESULT_FAILED,	   /* failed before activate; nothing switched */
+	RESULT_INTERRUPTED, /* never finished (killed); set by the next run */
 	RESULT__MAX
 };
 extern const char *const state_result_names[RESULT__MAX];
@@ -80,7 +81,11 @@ struct state *state_load(const char *path);
 int state_save(const struct state *st, const char *path);
 void state_free(struct state *st);
 
-/* Start a run: clears phases, error and hooks; result RUNNING; now. */
+/*
+ * Start a run: a last run still RUNNING goes to the history as INTERRUPTED;
+ * then phases, error and hooks are cleared, result RUNNING, started now.
+ * 0/-1 (out of memory).
+ */
 int state_begin(struct state *st, const char *command, const char *release);
 /* Record how long a phase took (adds up when called twice). */
 void state_phase_add(struct state *st, enum state_phase ph, int64_t ms);
