@@ -37,12 +37,14 @@ Usage: fault-proxy.py --upstream HOST:PORT --cert F --key F --ca F
 """
 import argparse
 import datetime
+import fcntl
 import json
 import os
 import socket
 import ssl
 import struct
 import sys
+import termios
 import threading
 import time
 import uuid
@@ -316,6 +318,7 @@ class ProxyHandler(BaseHTTPRequestHandler):
         if act == "truncate":
             self.close_upstream()
             conn = self.connection
+            self.drain()
             try:
                 conn.settimeout(1)
                 conn = conn.unwrap()  # TLS close_notify
@@ -330,8 +333,23 @@ class ProxyHandler(BaseHTTPRequestHandler):
         if act == "stall":
             time.sleep(float(rule.get("seconds", 10)))
 
+    def drain(self, limit_s=2.0):
+        """Wait until the kernel has sent (and the peer acknowledged) what we
+        wrote, so "after N bytes" means N bytes reached the client."""
+        end = time.monotonic() + limit_s
+        buf = bytearray(4)
+        while time.monotonic() < end:
+            try:
+                fcntl.ioctl(self.connection.fileno(), termios.TIOCOUTQ, buf)
+            except OSError:
+                return
+            if struct.unpack("i", buf)[0] == 0:
+                return
+            time.sleep(0.005)
+
     def rst(self):
         self.close_upstream()
+        self.drain()
         try:
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                                        struct.pack("ii", 1, 0))

@@ -186,6 +186,7 @@ lab_init() {
 	mkdir -p "${TMPDIR:-/tmp}/greenlight-tests"
 	T=$(mktemp -d "${TMPDIR:-/tmp}/greenlight-tests/$name.XXXXXX")
 	mkdir -p "$T/.lab"
+	_LAB_INIT_PID=$$
 	GREENLIGHT=${GREENLIGHT:-$GL_BUILD_DIR/greenlight}
 	export T GREENLIGHT
 	unset AZURITE_PORT AZURITE_PID AZURITE_URL IMDS_PORT IMDS_PID IMDS_URL \
@@ -419,7 +420,8 @@ lab_config() {
 # lab_init): re-runs the script next to a private systemd user manager.
 lab_systemd_reexec() {
 	[ "${GL_LAB_SYSTEMD:-}" = 1 ] && return 0
-	[ -z "${T:-}" ] || fail "lab_systemd_reexec: call it before lab_init"
+	[ "${_LAB_INIT_PID:-}" != "$$" ] ||
+		fail "lab_systemd_reexec: call it before lab_init"
 	exec "$GL_LAB/systemd-user-ns.sh" bash "$0" "$@"
 }
 
