@@ -24,6 +24,24 @@ static const struct cli_command commands[] = {
 	    "FILE:LINE: what is wrong, then prints each key with its value and\n"
 	    "where the value came from. Secrets are masked.\n"
 	    "Exit 0 when valid, 3 when not.\n" },
+	{ "health", cmd_health,
+	    "the health and drain daemon (load balancer probe, Scheduled "
+	    "Events)", "",
+	    "Serves [health] path (default /health) for the load balancer: 200\n"
+	    "while serving and the workload check passes, 503 otherwise; /live\n"
+	    "for the Application Health extension (Healthy unless the workload\n"
+	    "is down, also while draining); /status (JSON) and /metrics\n"
+	    "(Prometheus). Polls IMDS Scheduled Events; on an event of\n"
+	    "[health] events for this VM it fails the probe, waits drain_min\n"
+	    "and until no connection to the workload ports is left (at most\n"
+	    "drain_max), then approves the event. SIGTERM drains the same way,\n"
+	    "then exits 0; a second SIGTERM exits at once.\n" },
+	{ "drain", cmd_drain,
+	    "drain this VM by hand through the health daemon", "[--undo]",
+	    "POSTs /drain (or /undrain with --undo) to the greenlight health\n"
+	    "daemon of this VM ([health] listen; 127.0.0.1 when it listens on\n"
+	    "0.0.0.0). While drained the probe fails and /live stays healthy.\n"
+	    "Exit 0 when done, 8 when the daemon is not reachable.\n" },
 	{ "fetch", cmd_fetch,
 	    "download and verify a release folder into a directory",
 	    "--release R --dest DIR",
