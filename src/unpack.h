@@ -80,7 +80,9 @@ int unpack_stream_advance(struct unpack_stream *s, uint64_t contiguous);
 /*
  * The download starts over from byte 0 (possibly into a new file at path):
  * what was extracted is discarded and extraction restarts by itself once
- * bytes arrive again. Thread-safe; at most 16 restarts, then refused.
+ * bytes arrive again. The size stays the one given at start (a blob whose
+ * size changed needs a new stream). Thread-safe; after 16 restarts the
+ * stream gives up (UNPACK_ABORTED).
  */
 void unpack_stream_restart(struct unpack_stream *s);
 /* The download failed: the thread stops soon. Thread-safe. */
