@@ -24,6 +24,54 @@ static const struct cli_command commands[] = {
 	    "FILE:LINE: what is wrong, then prints each key with its value and\n"
 	    "where the value came from. Secrets are masked.\n"
 	    "Exit 0 when valid, 3 when not.\n" },
+	{ "deploy", cmd_deploy,
+	    "download, install, switch to and validate a release", "[--release R]",
+	    "Preflight (config, clock, the [install] lock_file lock, free\n"
+	    "space), then: when R is current, intact, its units in place and\n"
+	    "active, exit 0 at once (no download, no restart). Otherwise\n"
+	    "download the release folder into [install] root/staging (archives\n"
+	    "listed in release.ini [unpack] are extracted while they download),\n"
+	    "run before_install, install it as root/releases/R (immutable),\n"
+	    "run after_install, write its systemd units, switch root/current to\n"
+	    "it, run before_start, restart, and validate (release.ini [health],\n"
+	    "then the validate hook). When activation or validation fails, the\n"
+	    "previous release is put back and restarted. A deploy killed at any\n"
+	    "point is finished by the next run. --dry-run prints the plan.\n"
+	    "\n"
+	    "Exit codes:\n"
+	    "  0  deployed, or already current (nothing done)\n"
+	    "  1  internal failure, or rolled back but the previous release is\n"
+	    "     not healthy either\n"
+	    "  2  bad command line\n"
+	    "  3  greenlight.ini or release.ini invalid, a unit systemd rejects,\n"
+	    "     a before_install or after_install hook that failed\n"
+	    "  4  identity, token or permission refused by IMDS or storage\n"
+	    "  5  account, container or release folder not found\n"
+	    "  6  integrity: size, Content-MD5, MANIFEST, or a hostile archive\n"
+	    "  7  R was activated and failed (before_start, restart, health\n"
+	    "     check, validate hook); the previous release is back and\n"
+	    "     healthy (or, on a first deploy, R is stopped)\n"
+	    "  8  temporary: network, throttling, IMDS, another deploy holds\n"
+	    "     the lock past [install] lock_wait; rerun\n"
+	    "  9  this machine: disk full, permissions, systemctl failed\n"
+	    "Before activation nothing that runs is touched.\n" },
+	{ "rollback", cmd_rollback,
+	    "switch back to the previous (or a named) installed release",
+	    "[--to R]",
+	    "Switches root/current to the previous release (or the installed\n"
+	    "release R), writes its units, restarts and validates it, with no\n"
+	    "download. When it fails validation, the release that was current\n"
+	    "is put back (exit 7). Exit 0 also when it is current already; 5\n"
+	    "when there is no previous release or R is not installed; other\n"
+	    "codes as for deploy.\n" },
+	{ "status", cmd_status,
+	    "current and previous release, last deploy, installed releases",
+	    "[--json]",
+	    "Reads [install] state_file and the layout under [install] root\n"
+	    "(no root needed): current and previous release, the last deploy\n"
+	    "or rollback with its result, exit code, error, per-phase timings\n"
+	    "and hook output, whether a deploy is running now, the history,\n"
+	    "and the installed releases. --json prints the state file's JSON.\n" },
 	{ "health", cmd_health,
 	    "the health and drain daemon (load balancer probe, Scheduled "
 	    "Events)", "",

@@ -45,6 +45,9 @@ int cli_main(int argc, char **argv);
 
 /* Commands: each returns an enum exit_code. */
 int cmd_config(int argc, char **argv);
+int cmd_deploy(int argc, char **argv);
+int cmd_rollback(int argc, char **argv);
+int cmd_status(int argc, char **argv);
 int cmd_health(int argc, char **argv);
 int cmd_drain(int argc, char **argv);
 int cmd_fetch(int argc, char **argv);

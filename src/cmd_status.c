@@ -1,0 +1,144 @@
+/*
+ * cmd_status.c — `greenlight status`: what is deployed and how the last
+ * deploy went, from the state file and the layout on disk. Reads only, so
+ * it needs no root.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "cli.h"
+#include "config.h"
+#include "log.h"
+#include "release.h"
+#include "state.h"
+
+/*
+ * Is a deploy holding the lock now? 1 yes (who into holder), 0 no, -1
+ * unknown (no lock file, or not readable).
+ */
+static int
+lock_held(const char *path, char *holder, size_t holdersz)
+{
+	int fd, held;
+	ssize_t n;
+
+	holder[0] = '\0';
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -1;
+	if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
+		flock(fd, LOCK_UN);
+		held = 0;
+	} else {
+		held = errno == EWOULDBLOCK ? 1 : -1;
+		n = pread(fd, holder, holdersz - 1, 0);
+		holder[n > 0 ? n : 0] = '\0';
+		holder[strcspn(holder, "\n")] = '\0';
+	}
+	close(fd);
+	return held;
+}
+
+/* The layout as it is on disk, where it says more than the state file. */
+static void
+layout_print(const struct config *cfg, const struct state *st, FILE *out)
+{
+	struct release_paths p;
+	struct release_info *v = NULL;
+	size_t n = 0;
+	char cur[RELEASE_NAME_MAX + 1], prev[RELEASE_NAME_MAX + 1];
+
+	if (release_paths_init(&p, cfg->root) < 0)
+		return;
+	if (release_link_read(&p, p.current, cur, sizeof(cur)) >= 0 &&
+	    strcmp(cur, st->current ? st->current : "") != 0)
+		fprintf(out, "on disk:   current -> %s (the state file says "
+		    "%s)\n", cur[0] ? cur : "(none)",
+		    st->current ? st->current : "(none)");
+	if (release_link_read(&p, p.previous, prev, sizeof(prev)) >= 0 &&
+	    strcmp(prev, st->previous ? st->previous : "") != 0)
+		fprintf(out, "on disk:   previous -> %s (the state file says "
+		    "%s)\n", prev[0] ? prev : "(none)",
+		    st->previous ? st->previous : "(none)");
+	if (release_list(&p, &v, &n) < 0 || n == 0) {
+		free(v);
+		return;
+	}
+	fprintf(out, "installed: ");
+	for (size_t i = 0; i < n; i++)
+		fprintf(out, "%s%s%s%s", i ? ", " : "", v[i].name,
+		    v[i].is_current ? " (current)" :
+		    v[i].is_previous ? " (previous)" : "",
+		    v[i].intact ? "" : " (NOT intact)");
+	fprintf(out, "   in %s\n", p.releases);
+	free(v);
+}
+
+int
+cmd_status(int argc, char **argv)
+{
+	static int json;
+	static const struct cli_opt opts[] = {
+		{ "json", 0, NULL, NULL, &json,
+		    "the state as JSON, for machines", NULL },
+		{ NULL, 0, NULL, NULL, NULL, NULL, NULL },
+	};
+	struct cli_ctx ctx;
+	struct config *cfg;
+	struct state *st;
+	char holder[128];
+	int rc;
+
+	rc = cli_parse(&ctx, argc, argv, opts);
+	if (rc != 0)
+		return rc > 0 ? EXIT_OK : EXIT_USAGE;
+	if (ctx.nrest > 0) {
+		fprintf(stderr, "greenlight status: unexpected argument '%s'\n"
+		    "Try 'greenlight help status'.\n", ctx.rest[0]);
+		return EXIT_USAGE;
+	}
+	cfg = cli_config(&ctx, 0);
+	if (cfg == NULL)
+		return EXIT_CONFIG;
+	st = state_load(cfg->state_file);
+	if (st == NULL) {
+		log_error("out of memory");
+		config_free(cfg);
+		return EXIT_FAILURE_;
+	}
+	if (json) {
+		char *s = state_render_json(st);
+
+		if (s == NULL) {
+			log_error("out of memory");
+			rc = EXIT_FAILURE_;
+		} else {
+			printf("%s\n", s);
+			free(s);
+		}
+	} else {
+		state_render_text(st, stdout);
+		if (st->last.result == RESULT_RUNNING) {
+			int held = lock_held(cfg->lock_file, holder,
+			    sizeof(holder));
+
+			if (held == 1)
+				printf("now:       in progress (%s)\n",
+				    holder);
+			else if (held == 0)
+				printf("now:       not running: that run was "
+				    "interrupted; the next deploy finishes "
+				    "it\n");
+		}
+		layout_print(cfg, st, stdout);
+	}
+	state_free(st);
+	config_free(cfg);
+	return rc;
+}

@@ -1,0 +1,520 @@
+/*
+ * deploy.c — the deploy pipeline and the rollback command.
+ *
+ *   preflight  configuration, clock, the lock, the layout, free space
+ *   plan       already current, intact, units in place and active? exit 0
+ *              without contacting anything (a deploy interrupted by a
+ *              crash is never a no-op: its rerun converges)
+ *   fetch      into staging/<R>/tree, archives unpacked while they
+ *              download (deploy_fetch.c); skipped when releases/<R> is
+ *              installed and intact already
+ *   install    before_install, seal, rename into releases/<R>,
+ *              after_install, units rendered and verified
+ *   activate   units written, current switched, before_start, restart,
+ *              validate (deploy_activate.c); on failure the previous
+ *              release is put back
+ *   commit     units the release no longer has removed, old releases
+ *              pruned, staging removed, state written
+ *
+ * The state file is written at every phase, so `greenlight status` shows
+ * a deploy in progress, and a deploy killed at any point is recognised by
+ * the next one (its last run is still RUNNING).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "clock.h"
+#include "deploy_int.h"
+#include "fsutil.h"
+#include "hooks.h"
+#include "log.h"
+#include "parse.h"
+#include "proc.h"
+
+#define DEPLOY_MIN_FREE (64ll << 20) /* below this, do not even start */
+#define CLOCK_SANE_S 1704067200	     /* 2024-01-01: earlier is wrong */
+#define USERADD_TIMEOUT_MS 30000
+
+void
+deploy_fail(struct deploy *d, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(d->why, sizeof(d->why), fmt, ap);
+	va_end(ap);
+}
+
+void
+deploy_crash_point(const char *point)
+{
+	const char *want = getenv("GREENLIGHT_CRASH_AT");
+
+	if (want != NULL && strcmp(want, point) == 0) {
+		log_warn("GREENLIGHT_CRASH_AT=%s: killing this process (test)",
+		    point);
+		raise(SIGKILL);
+	}
+}
+
+void
+deploy_state_save(struct deploy *d)
+{
+	if (d->st != NULL && state_save(d->st, d->cfg->state_file) < 0)
+		log_warn("state: %s not updated (see above); the deploy "
+		    "goes on", d->cfg->state_file);
+}
+
+static int
+deploy_setup(struct deploy *d, const struct config *cfg,
+    const struct deploy_opts *opts)
+{
+	memset(d, 0, sizeof(*d));
+	d->cfg = cfg;
+	d->opts = opts;
+	d->lock.fd = -1;
+	return release_paths_init(&d->paths, cfg->root) < 0 ? EXIT_CONFIG :
+	    EXIT_OK;
+}
+
+/* The release this run is about, and its paths. */
+static int
+deploy_target(struct deploy *d, const char *release)
+{
+	if (release == NULL || !release_name_valid(release)) {
+		log_error("release \"%s\" is not a valid release name: 1 to "
+		    "%d of A-Z a-z 0-9 . _ + -, not starting with . or -",
+		    release ? release : "", RELEASE_NAME_MAX);
+		return EXIT_CONFIG;
+	}
+	snprintf(d->release, sizeof(d->release), "%s", release);
+	if (release_dir(&d->paths, release, d->reldir, sizeof(d->reldir)) < 0 ||
+	    fs_path_join(d->stage, sizeof(d->stage), d->paths.staging,
+	    release) < 0 ||
+	    fs_path_join(d->tree, sizeof(d->tree), d->stage, "tree") < 0 ||
+	    fs_path_join(d->fstage, sizeof(d->fstage), d->stage, "fetch") < 0)
+		return EXIT_CONFIG;
+	return EXIT_OK;
+}
+
+static void
+deploy_done(struct deploy *d)
+{
+	release_unlock(&d->lock);
+	state_free(d->st);
+	d->st = NULL;
+}
+
+/* Remove staging/<X> for every X but the release being deployed. */
+static void
+staging_sweep(struct deploy *d)
+{
+	DIR *dir = opendir(d->paths.staging);
+	struct dirent *de;
+	char path[PATH_MAX];
+
+	if (dir == NULL)
+		return;
+	while ((de = readdir(dir)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0 ||
+		    strcmp(de->d_name, d->release) == 0)
+			continue;
+		if (fs_path_join(path, sizeof(path), d->paths.staging,
+		    de->d_name) < 0)
+			continue;
+		log_info("staging: removing %s, left by an earlier deploy",
+		    path);
+		fs_rm_rf(path);
+	}
+	closedir(dir);
+}
+
+/* Configuration is checked by the caller; here the machine. */
+static int
+preflight(struct deploy *d)
+{
+	const struct config *cfg = d->cfg;
+	long long avail;
+	int rc;
+
+	if (clock_wall_s() < CLOCK_SANE_S) {
+		log_error("the system clock says %lld (Unix seconds), which is "
+		    "before 2024: tokens and TLS certificates will be "
+		    "refused; fix the time (timedatectl, chrony) and rerun",
+		    (long long)clock_wall_s());
+		return EXIT_LOCAL;
+	}
+	rc = release_lock(&d->lock, cfg->lock_file, cfg->lock_wait_ms);
+	if (rc != EXIT_OK)
+		return rc;
+	if (release_layout_make(&d->paths) < 0)
+		return EXIT_LOCAL;
+	avail = fs_free_bytes(d->paths.root);
+	if (avail >= 0 && avail < DEPLOY_MIN_FREE) {
+		char have[32];
+
+		parse_format_size((uint64_t)avail, have, sizeof(have));
+		log_error("%s: only %s free; free some space and rerun",
+		    d->paths.root, have);
+		return EXIT_LOCAL;
+	}
+	d->st = state_load(cfg->state_file);
+	if (d->st == NULL) {
+		log_error("out of memory");
+		return EXIT_FAILURE_;
+	}
+	return EXIT_OK;
+}
+
+/* The default workload user, made when missing (system scope). */
+static int
+user_ensure(struct deploy *d, const struct spec *sp)
+{
+	static char *const env[] = { "PATH=" HOOKS_PATH, NULL };
+	char *argv[] = { "useradd", "--system", "--no-create-home",
+		"--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin",
+		(char *)SPEC_DEFAULT_USER, NULL };
+	struct proc_opts po;
+	struct proc_result pr = { 0 };
+	int ok;
+
+	if (d->cfg->scope != SCOPE_SYSTEM || getpwnam(sp->user) != NULL)
+		return 0;
+	if (!sp->user_default) {
+		deploy_fail(d, "%s [service] user %s does not exist on this "
+		    "machine; create it, or leave user unset to run as %s",
+		    SPEC_FILE, sp->user, SPEC_DEFAULT_USER);
+		return -1;
+	}
+	log_info("creating system user %s for the workload",
+	    SPEC_DEFAULT_USER);
+	memset(&po, 0, sizeof(po));
+	po.argv = argv;
+	po.envp = env;
+	po.timeout_ms = USERADD_TIMEOUT_MS;
+	if (proc_run(&po, &pr) < 0) {
+		deploy_fail(d, "cannot run useradd to create %s",
+		    SPEC_DEFAULT_USER);
+		return -1;
+	}
+	ok = pr.exited && pr.status == 0;
+	if (!ok)
+		deploy_fail(d, "useradd %s failed: %s", SPEC_DEFAULT_USER,
+		    pr.tail ? pr.tail : "");
+	proc_result_free(&pr);
+	return ok ? 0 : -1;
+}
+
+/* Build releases/<R>: fetch, unpack, before_install, seal, rename. */
+static int
+install_new(struct deploy *d)
+{
+	struct spec *sp = NULL;
+	int64_t t0;
+	int rc;
+
+	state_phase_add(d->st, PHASE_FETCH, 0);
+	deploy_state_save(d);
+	rc = deploy_fetch_tree(d, &sp);
+	if (rc != EXIT_OK)
+		goto out;
+	t0 = clock_mono_ms();
+	state_phase_add(d->st, PHASE_INSTALL, 0);
+	deploy_state_save(d);
+	rc = EXIT_CONFIG;
+	if (user_ensure(d, sp) < 0)
+		goto out;
+	deploy_crash_point("deploy-hooks");
+	if (deploy_hook(d, SPEC_HOOK_BEFORE_INSTALL, sp, d->release,
+	    d->tree) < 0)
+		goto out;
+	rc = EXIT_LOCAL;
+	if (release_seal(d->tree, d->release, 1) < 0) {
+		deploy_fail(d, "cannot seal %s (see above)", d->tree);
+		goto out;
+	}
+	if (release_install(&d->paths, d->tree, d->release) < 0) {
+		deploy_fail(d, "cannot install release %s into %s (see "
+		    "above)", d->release, d->reldir);
+		goto out;
+	}
+	state_phase_add(d->st, PHASE_INSTALL, clock_mono_ms() - t0);
+	rc = EXIT_OK;
+out:
+	spec_free(sp);
+	return rc;
+}
+
+/* After success: drop the units the old release had and this one has not. */
+static void
+commit_units(struct deploy *d, const struct deploy_units *u)
+{
+	struct deploy_units u_old = { .n = 0 };
+	struct spec *sp;
+	char dir[PATH_MAX];
+
+	if (d->old_current[0] != '\0' &&
+	    strcmp(d->old_current, d->release) != 0 &&
+	    (sp = deploy_spec_installed(d, d->old_current)) != NULL) {
+		if (release_dir(&d->paths, d->old_current, dir,
+		    sizeof(dir)) == 0 && deploy_units_render(d,
+		    d->old_current, dir, sp, 0, &u_old) == 0)
+			deploy_units_retire(d, u, &u_old);
+		deploy_units_free(&u_old);
+		spec_free(sp);
+	}
+}
+
+/* After success: old units, old releases and staging go. */
+static void
+commit(struct deploy *d, const struct deploy_units *u)
+{
+	int64_t t0 = clock_mono_ms();
+	int n;
+
+	commit_units(d, u);
+	n = release_prune(&d->paths, d->cfg->keep);
+	if (n > 0)
+		log_info("pruned %d old release%s (keeping %ld besides current "
+		    "and previous)", n, n == 1 ? "" : "s", d->cfg->keep);
+	fs_rm_rf(d->stage);
+	state_phase_add(d->st, PHASE_COMMIT, clock_mono_ms() - t0);
+}
+
+/* Record the end of the run and say it once, last. */
+static void
+finish(struct deploy *d, int rc, int activated, int64_t started)
+{
+	enum state_result res;
+	char took[32];
+
+	parse_format_duration(clock_mono_ms() - started, took, sizeof(took));
+	if (rc == EXIT_OK) {
+		res = RESULT_OK;
+	} else {
+		res = activated ? RESULT_ROLLEDBACK : RESULT_FAILED;
+		if (d->why[0] == '\0')
+			snprintf(d->why, sizeof(d->why), "%s of %s failed "
+			    "(%s, see above)", d->st->last.command,
+			    d->release, exit_code_name(rc));
+		if (state_set_error(d->st, rc, d->why) < 0)
+			log_warn("state: out of memory");
+	}
+	state_finish(d->st, res, rc);
+	deploy_state_save(d);
+	if (rc == EXIT_OK)
+		printf("release %s is current and healthy%s%s%s (took %s)\n",
+		    d->release, d->old_current[0] ? " (previous: " : "",
+		    d->old_current, d->old_current[0] ? ")" : "", took);
+	else
+		log_error("%s", d->why);
+}
+
+int
+deploy_run(const struct config *cfg, const struct deploy_opts *opts)
+{
+	struct deploy *d;
+	struct deploy_units u = { .n = 0 };
+	struct spec *sp = NULL;
+	char cur[RELEASE_NAME_MAX + 1], prev[RELEASE_NAME_MAX + 1];
+	int64_t started = clock_mono_ms(), t0;
+	int rc, activated = 0;
+
+	d = calloc(1, sizeof(*d));
+	if (d == NULL) {
+		log_error("out of memory");
+		return EXIT_FAILURE_;
+	}
+	rc = deploy_setup(d, cfg, opts);
+	if (rc == EXIT_OK)
+		rc = deploy_target(d, cfg->release);
+	if (rc != EXIT_OK)
+		goto out;
+	if (release_link_read(&d->paths, d->paths.current, cur,
+	    sizeof(cur)) < 0 || release_link_read(&d->paths,
+	    d->paths.previous, prev, sizeof(prev)) < 0) {
+		rc = EXIT_LOCAL;
+		goto out;
+	}
+	if (opts->dry_run) {
+		rc = deploy_plan_print(d, cur, prev);
+		goto out;
+	}
+	t0 = clock_mono_ms();
+	rc = preflight(d);
+	if (rc != EXIT_OK)
+		goto out;
+	/* read again: a deploy we waited for may have moved them */
+	if (release_link_read(&d->paths, d->paths.current, cur,
+	    sizeof(cur)) < 0 || release_link_read(&d->paths,
+	    d->paths.previous, prev, sizeof(prev)) < 0) {
+		rc = EXIT_LOCAL;
+		goto out;
+	}
+	if (deploy_plan_noop(d, cur)) {
+		/* nothing touched, the state file neither: the last real run
+		 * stays what status shows */
+		printf("release %s is already current and healthy; nothing to "
+		    "do\n", d->release);
+		rc = EXIT_OK;
+		goto out;
+	}
+	if (state_begin(d->st, "deploy", d->release) < 0) {
+		rc = EXIT_FAILURE_;
+		goto out;
+	}
+	state_phase_add(d->st, PHASE_PREFLIGHT, clock_mono_ms() - t0);
+	if (strcmp(cur, d->release) == 0) {
+		/* converging: the release to fall back to is previous */
+		snprintf(d->old_current, sizeof(d->old_current), "%s", prev);
+	} else {
+		snprintf(d->old_current, sizeof(d->old_current), "%s", cur);
+		snprintf(d->old_previous, sizeof(d->old_previous), "%s", prev);
+	}
+	state_set_links(d->st, cur, prev);
+	deploy_state_save(d);
+	log_info("deploy %s: current %s, previous %s", d->release,
+	    cur[0] ? cur : "(none)", prev[0] ? prev : "(none)");
+
+	if (release_intact(&d->paths, d->release, 0)) {
+		log_info("release %s: installed already; no download",
+		    d->release);
+	} else {
+		staging_sweep(d);
+		rc = install_new(d);
+		if (rc != EXIT_OK)
+			goto fail;
+	}
+	t0 = clock_mono_ms();
+	rc = EXIT_CONFIG;
+	sp = deploy_spec_installed(d, d->release);
+	if (sp == NULL) {
+		deploy_fail(d, "%s of release %s does not load (see above)",
+		    SPEC_FILE, d->release);
+		goto fail;
+	}
+	if (user_ensure(d, sp) < 0 ||
+	    deploy_hook(d, SPEC_HOOK_AFTER_INSTALL, sp, d->release,
+	    d->reldir) < 0 ||
+	    deploy_units_render(d, d->release, d->reldir, sp, 1, &u) < 0)
+		goto fail;
+	state_phase_add(d->st, PHASE_INSTALL, clock_mono_ms() - t0);
+
+	rc = deploy_activate(d, sp, &u, "deploy");
+	activated = d->activated;
+	if (rc != EXIT_OK)
+		goto fail;
+	commit(d, &u);
+	finish(d, rc, activated, started);
+	goto out;
+fail:
+	if (!activated && rc != EXIT_TEMPORARY && rc != EXIT_LOCAL)
+		fs_rm_rf(d->stage);	/* nothing there worth resuming */
+	finish(d, rc, activated, started);
+out:
+	deploy_units_free(&u);
+	spec_free(sp);
+	deploy_done(d);
+	free(d);
+	return rc;
+}
+
+int
+deploy_rollback(const struct config *cfg, const struct deploy_opts *opts,
+    const char *to)
+{
+	struct deploy *d;
+	struct deploy_units u = { .n = 0 };
+	struct spec *sp = NULL;
+	char cur[RELEASE_NAME_MAX + 1], prev[RELEASE_NAME_MAX + 1];
+	int64_t started = clock_mono_ms(), t0;
+	int rc, activated = 0;
+
+	d = calloc(1, sizeof(*d));
+	if (d == NULL) {
+		log_error("out of memory");
+		return EXIT_FAILURE_;
+	}
+	rc = deploy_setup(d, cfg, opts);
+	if (rc != EXIT_OK)
+		goto out;
+	t0 = clock_mono_ms();
+	rc = preflight(d);
+	if (rc != EXIT_OK)
+		goto out;
+	rc = EXIT_LOCAL;
+	if (release_link_read(&d->paths, d->paths.current, cur,
+	    sizeof(cur)) < 0 || release_link_read(&d->paths,
+	    d->paths.previous, prev, sizeof(prev)) < 0)
+		goto out;
+	if (to == NULL && prev[0] == '\0') {
+		log_error("rollback: there is no previous release in %s to go "
+		    "back to; name an installed one with --to R",
+		    d->paths.root);
+		rc = EXIT_NOTFOUND;
+		goto out;
+	}
+	rc = deploy_target(d, to != NULL ? to : prev);
+	if (rc != EXIT_OK)
+		goto out;
+	if (strcmp(cur, d->release) == 0) {
+		printf("release %s is current already; nothing to do\n",
+		    d->release);
+		rc = EXIT_OK;
+		goto out;
+	}
+	if (!release_intact(&d->paths, d->release, 1)) {
+		log_error("rollback: release %s is not installed (or not "
+		    "intact) in %s; deploy it instead (greenlight deploy "
+		    "--release %s)", d->release, d->paths.releases,
+		    d->release);
+		rc = EXIT_NOTFOUND;
+		goto out;
+	}
+	rc = EXIT_FAILURE_;
+	if (state_begin(d->st, "rollback", d->release) < 0)
+		goto out;
+	state_phase_add(d->st, PHASE_PREFLIGHT, clock_mono_ms() - t0);
+	snprintf(d->old_current, sizeof(d->old_current), "%s", cur);
+	snprintf(d->old_previous, sizeof(d->old_previous), "%s", prev);
+	state_set_links(d->st, cur, prev);
+	deploy_state_save(d);
+	log_info("rollback to %s: current %s, previous %s", d->release,
+	    cur[0] ? cur : "(none)", prev[0] ? prev : "(none)");
+	t0 = clock_mono_ms();
+	rc = EXIT_CONFIG;
+	sp = deploy_spec_installed(d, d->release);
+	if (sp == NULL) {
+		deploy_fail(d, "%s of release %s does not load (see above)",
+		    SPEC_FILE, d->release);
+		goto fail;
+	}
+	if (user_ensure(d, sp) < 0 ||
+	    deploy_units_render(d, d->release, d->reldir, sp, 1, &u) < 0)
+		goto fail;
+	state_phase_add(d->st, PHASE_INSTALL, clock_mono_ms() - t0);
+	rc = deploy_activate(d, sp, &u, "rollback");
+	activated = d->activated;
+	if (rc != EXIT_OK)
+		goto fail;
+	t0 = clock_mono_ms();
+	commit_units(d, &u);
+	state_phase_add(d->st, PHASE_COMMIT, clock_mono_ms() - t0);
+fail:
+	finish(d, rc, activated, started);
+out:
+	deploy_units_free(&u);
+	spec_free(sp);
+	deploy_done(d);
+	free(d);
+	return rc;
+}
