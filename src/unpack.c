@@ -1,15 +1,14 @@
 /*
- * unpack.c — release archives over libarchive (the only module that sees
- * it), extracted by a worker thread, also while the archive downloads.
+ * unpack.c — one extraction of a release archive with libarchive (the only
+ * file that sees it), run by the worker thread of unpack_stream.c.
  *
- * The worker unshares its file-system context (cwd, umask) from the rest
- * of the process and changes into a fresh directory root/.unpack-XXXXXX,
- * so libarchive's archive_write_disk sees each entry's own relative path
- * and its SECURE_NOABSOLUTEPATHS, SECURE_NODOTDOT and SECURE_SYMLINKS
- * checks apply exactly as in bsdtar, without a chdir() that other threads
- * would notice. Our own checks run first on every entry (unpack_tree.c
- * holds those that need no libarchive): libarchive's alone let a symlink
- * point anywhere.
+ * The worker has a cwd of its own and changes into a fresh directory
+ * root/.unpack-XXXXXX, so libarchive's archive_write_disk sees each entry's
+ * own relative path and its SECURE_NOABSOLUTEPATHS, SECURE_NODOTDOT and
+ * SECURE_SYMLINKS checks apply exactly as in bsdtar. Our own checks run
+ * first on every entry (unpack_tree.c holds those that need no
+ * libarchive): libarchive's alone let a symlink point anywhere, and skip a
+ * duplicate entry silently.
  *
  * Reading: 1 MiB blocks from the file by pread(2), waiting on a condition
  * variable while the download has not reached them; data is copied with
@@ -20,35 +19,20 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <locale.h>
-#include <pthread.h>
-#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <archive.h>
 #include <archive_entry.h>
 
-#include "agent.h"
-#include "clock.h"
-#include "fsutil.h"
-#include "log.h"
-#include "parse.h"
 #include "unpack.h"
-#include "unpack_tree.h"
+#include "unpack_int.h"
 
 #define BLOCK (1024 * 1024)
-#define RESTARTS_MAX 16
-#define STALL_MS (15 * 60 * 1000) /* no new bytes for this long: give up */
-#define ATTEMPT_RESTART (-1)	  /* internal: the download started over */
-
-static const char *const status_names[UNPACK__MAX] = {
-	"ok", "refused", "aborted", "local"
-};
+#define ATTEMPT_RESTART UNPACK_ATTEMPT_RESTART
 
 /* What one extraction attempt knows; reset when the download restarts. */
 struct attempt {
@@ -63,45 +47,6 @@ struct attempt {
 	struct tree_index index;
 	char entry[160];   /* current entry, printable, for messages */
 };
-
-struct unpack_stream {
-	char *path, *name, *root, *dest;
-	struct unpack_limits lim;
-	uint64_t size;
-	pthread_t thread;
-
-	pthread_mutex_t mu; /* guards the fields up to 'worker-owned' */
-	pthread_cond_t cv;
-	uint64_t avail;	    /* contiguous bytes on disk */
-	unsigned gen;	    /* bumped by restart */
-	int failed;	    /* the download failed or was given up */
-	int finishing;	    /* finish() waits: stop waiting for bytes */
-	int attempt_failed; /* the current bytes failed to extract */
-
-	/* worker-owned; finish() reads them after the join */
-	enum unpack_status status;
-	char msg[1024];		  /* the failure, logged once by finish */
-	char tmp[4096];		  /* root/.unpack-XXXXXX, "" when none */
-	struct tree_index index;  /* of the attempt that succeeded */
-	uint64_t entries, bytes;
-	int restarts;
-	int64_t ms;
-};
-
-const char *
-unpack_status_name(enum unpack_status st)
-{
-	return st < UNPACK__MAX ? status_names[st] : "?";
-}
-
-void
-unpack_limits_default(struct unpack_limits *lim)
-{
-	lim->max_entries = UNPACK_MAX_ENTRIES;
-	lim->max_size = UNPACK_MAX_SIZE;
-	lim->max_ratio = UNPACK_MAX_RATIO;
-	lim->max_path = UNPACK_MAX_PATH;
-}
 
 static void attempt_fail(struct attempt *at, int st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -137,51 +82,13 @@ attempt_fail(struct attempt *at, int st, const char *fmt, ...)
 static int
 wait_avail(struct attempt *at, uint64_t want)
 {
-	struct unpack_stream *s = at->s;
-	int64_t last = clock_mono_ms();
-	uint64_t seen = 0;
-	struct timespec ts;
-	int rc = 0;
+	char why[256];
+	int r = unpack_stream_wait(at->s, at->gen, want, why, sizeof(why));
 
-	pthread_mutex_lock(&s->mu);
-	for (;;) {
-		if (s->gen != at->gen) {
-			attempt_fail(at, ATTEMPT_RESTART, "restart");
-			rc = -1;
-			break;
-		}
-		if (s->failed) {
-			attempt_fail(at, UNPACK_ABORTED, "the download "
-			    "failed; extraction stopped");
-			rc = -1;
-			break;
-		}
-		if (s->avail >= want)
-			break;
-		if (s->finishing) {
-			attempt_fail(at, UNPACK_ABORTED, "the download ended "
-			    "after %llu of %llu bytes",
-			    (unsigned long long)s->avail,
-			    (unsigned long long)s->size);
-			rc = -1;
-			break;
-		}
-		if (s->avail != seen) {
-			seen = s->avail;
-			last = clock_mono_ms();
-		} else if (clock_mono_ms() - last > STALL_MS) {
-			attempt_fail(at, UNPACK_ABORTED, "no new bytes for "
-			    "%d minutes; extraction stopped",
-			    STALL_MS / 60000);
-			rc = -1;
-			break;
-		}
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += 1;
-		pthread_cond_timedwait(&s->cv, &s->mu, &ts);
-	}
-	pthread_mutex_unlock(&s->mu);
-	return rc;
+	if (r == 0)
+		return 0;
+	attempt_fail(at, r, "%s", why);
+	return -1;
 }
 
 static la_ssize_t
@@ -501,7 +408,8 @@ extract_all(struct attempt *at, struct archive *a, struct archive *ext)
 			write_fail(at, ext, "create it");
 			return -1;
 		}
-		if (archive_entry_size(e) > 0 && entry_copy(at, a, ext) < 0)
+		if ((!archive_entry_size_is_set(e) ||
+		    archive_entry_size(e) > 0) && entry_copy(at, a, ext) < 0)
 			return -1;
 		if (archive_write_finish_entry(ext) != ARCHIVE_OK) {
 			write_fail(at, ext, "finish it");
@@ -532,12 +440,8 @@ source_is_zip(struct attempt *at)
 	return m[0] == 'P' && m[1] == 'K' && m[2] < 9 && m[3] < 9;
 }
 
-/*
- * One extraction from byte 0 into a fresh s->tmp. Returns UNPACK_* or
- * ATTEMPT_RESTART.
- */
-static int
-attempt_run(struct unpack_stream *s, unsigned gen)
+int
+unpack_attempt_run(struct unpack_stream *s, unsigned gen)
 {
 	struct attempt at;
 	struct archive *a = NULL, *ext = NULL;
@@ -548,6 +452,11 @@ attempt_run(struct unpack_stream *s, unsigned gen)
 	at.gen = gen;
 	at.fd = -1;
 	snprintf(at.entry, sizeof(at.entry), "(none)");
+	if (s->size == 0) {
+		attempt_fail(&at, UNPACK_REFUSED, "an empty file is no "
+		    "archive (refused)");
+		goto out;
+	}
 	if (wait_avail(&at, 1) < 0)
 		goto out;
 	if (tree_tmp_make(s->root, s->tmp, sizeof(s->tmp)) < 0) {
@@ -617,249 +526,3 @@ out:
 	return at.stop;
 }
 
-/* Remove the attempt's directory, if any. */
-static void
-tmp_discard(struct unpack_stream *s)
-{
-	if (s->tmp[0] != '\0') {
-		fs_rm_rf(s->tmp);
-		s->tmp[0] = '\0';
-	}
-}
-
-static void *
-worker(void *arg)
-{
-	struct unpack_stream *s = arg;
-	locale_t loc;
-	unsigned gen;
-	int st;
-
-	/* a private cwd and umask for this thread only */
-	if (unshare(CLONE_FS) < 0) {
-		s->status = UNPACK_LOCAL;
-		snprintf(s->msg, sizeof(s->msg), "%s: cannot give the "
-		    "extraction its own working directory (unshare: %s)",
-		    s->name, strerror(errno));
-		return NULL;
-	}
-	umask(022);
-	/* UTF-8 names in pax headers and zips convert instead of warning */
-	loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
-	if (loc != (locale_t)0)
-		uselocale(loc);
-	pthread_mutex_lock(&s->mu);
-	for (;;) {
-		gen = s->gen;
-		pthread_mutex_unlock(&s->mu);
-		st = attempt_run(s, gen);
-		pthread_mutex_lock(&s->mu);
-		if (st != ATTEMPT_RESTART) {
-			s->status = st;
-			s->attempt_failed = st != UNPACK_OK;
-			/* done with these bytes: wait for the end or a
-			 * restart (a digest mismatch restarts late) */
-			while (s->gen == gen && !s->failed && !s->finishing)
-				pthread_cond_wait(&s->cv, &s->mu);
-			if (s->gen == gen || s->failed)
-				break;
-		}
-		pthread_mutex_unlock(&s->mu);
-		tmp_discard(s);
-		pthread_mutex_lock(&s->mu);
-		if (++s->restarts > RESTARTS_MAX) {
-			s->status = UNPACK_ABORTED;
-			snprintf(s->msg, sizeof(s->msg), "%s: the download "
-			    "restarted more than %d times; extraction "
-			    "stopped", s->name, RESTARTS_MAX);
-			break;
-		}
-		s->attempt_failed = 0;
-		s->msg[0] = '\0';
-	}
-	if (s->failed && s->status == UNPACK_OK) {
-		s->status = UNPACK_ABORTED;
-		snprintf(s->msg, sizeof(s->msg), "%s: the download failed; "
-		    "extraction discarded", s->name);
-	}
-	pthread_mutex_unlock(&s->mu);
-	uselocale(LC_GLOBAL_LOCALE);
-	if (loc != (locale_t)0)
-		freelocale(loc);
-	return NULL;
-}
-
-/* p made absolute against the cwd (the worker leaves it); malloc'd. */
-static char *
-abs_path(const char *p)
-{
-	char cwd[4096], *out;
-
-	if (p[0] == '/')
-		return strdup(p);
-	if (getcwd(cwd, sizeof(cwd)) == NULL ||
-	    asprintf(&out, "%s/%s", cwd, p) < 0)
-		return NULL;
-	return out;
-}
-
-static void
-stream_free(struct unpack_stream *s)
-{
-	if (s == NULL)
-		return;
-	tree_index_free(&s->index);
-	pthread_mutex_destroy(&s->mu);
-	pthread_cond_destroy(&s->cv);
-	free(s->path);
-	free(s->name);
-	free(s->root);
-	free(s->dest);
-	free(s);
-}
-
-struct unpack_stream *
-unpack_stream_start(const char *path, uint64_t size, const char *name,
-    const char *root, const char *dest, const struct unpack_limits *lim)
-{
-	struct unpack_stream *s = NULL;
-	pthread_condattr_t ca;
-	char norm[4096], why[512];
-	struct stat st;
-
-	if (tree_path_norm(dest ? dest : "", 4095, norm, sizeof(norm), why,
-	    sizeof(why)) < 0) {
-		log_error("%s: destination \"%s\": %s", name ? name : path,
-		    dest, why);
-		return NULL;
-	}
-	errno = 0;
-	if (stat(root, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		log_error("%s: cannot extract into %s: %s", name ? name : path,
-		    root, errno ? strerror(errno) : "not a directory");
-		return NULL;
-	}
-	s = calloc(1, sizeof(*s));
-	if (s == NULL)
-		return NULL;
-	s->path = abs_path(path);
-	s->name = strdup(name ? name : path);
-	s->root = abs_path(root);
-	s->dest = strdup(norm);
-	s->size = size;
-	if (lim != NULL)
-		s->lim = *lim;
-	else
-		unpack_limits_default(&s->lim);
-	pthread_mutex_init(&s->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&s->cv, &ca);
-	pthread_condattr_destroy(&ca);
-	if (s->path == NULL || s->name == NULL || s->root == NULL ||
-	    s->dest == NULL || s->lim.max_ratio == 0) {
-		stream_free(s);
-		return NULL;
-	}
-	s->ms = clock_mono_ms();
-	if (pthread_create(&s->thread, NULL, worker, s) != 0) {
-		log_error("%s: cannot start the extraction thread", s->name);
-		stream_free(s);
-		return NULL;
-	}
-	return s;
-}
-
-int
-unpack_stream_advance(struct unpack_stream *s, uint64_t contiguous)
-{
-	int rc;
-
-	pthread_mutex_lock(&s->mu);
-	if (contiguous > s->avail)
-		s->avail = contiguous > s->size ? s->size : contiguous;
-	rc = s->attempt_failed ? -1 : 0;
-	pthread_cond_broadcast(&s->cv);
-	pthread_mutex_unlock(&s->mu);
-	return rc;
-}
-
-void
-unpack_stream_restart(struct unpack_stream *s)
-{
-	pthread_mutex_lock(&s->mu);
-	s->gen++;
-	s->avail = 0;
-	s->attempt_failed = 0;
-	pthread_cond_broadcast(&s->cv);
-	pthread_mutex_unlock(&s->mu);
-}
-
-void
-unpack_stream_fail(struct unpack_stream *s)
-{
-	pthread_mutex_lock(&s->mu);
-	s->failed = 1;
-	pthread_cond_broadcast(&s->cv);
-	pthread_mutex_unlock(&s->mu);
-}
-
-enum unpack_status
-unpack_stream_finish(struct unpack_stream *s, int commit)
-{
-	enum unpack_status st;
-	char why[640];
-
-	pthread_mutex_lock(&s->mu);
-	if (!commit)
-		s->failed = 1;
-	s->finishing = 1;
-	pthread_cond_broadcast(&s->cv);
-	pthread_mutex_unlock(&s->mu);
-	pthread_join(s->thread, NULL);
-	st = s->status;
-	if (st == UNPACK_OK && commit) {
-		st = tree_commit(s->root, s->tmp, s->dest, &s->index,
-		    why, sizeof(why));
-		if (st != UNPACK_OK)
-			snprintf(s->msg, sizeof(s->msg), "%.300s: %s",
-			    s->name, why);
-		else
-			s->tmp[0] = '\0';
-	}
-	if (st == UNPACK_OK && commit)
-		log_debug("%s: %llu entries, %llu bytes unpacked into %s%s%s "
-		    "in %lld ms", s->name, (unsigned long long)s->entries,
-		    (unsigned long long)s->bytes, s->root, *s->dest ? "/" : "",
-		    s->dest, (long long)(clock_mono_ms() - s->ms));
-	else if (st == UNPACK_ABORTED || !commit)
-		log_debug("%s", s->msg[0] ? s->msg : "extraction discarded");
-	else
-		log_error("%s", s->msg);
-	if (!commit && st == UNPACK_OK)
-		st = UNPACK_ABORTED;
-	tmp_discard(s);
-	stream_free(s);
-	return st;
-}
-
-enum unpack_status
-unpack_file(const char *path, const char *name, const char *root,
-    const char *dest, const struct unpack_limits *lim)
-{
-	struct unpack_stream *s;
-	struct stat st;
-
-	errno = 0;
-	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
-		log_error("%s: cannot extract: %s", name ? name : path,
-		    errno ? strerror(errno) : "not a regular file");
-		return UNPACK_LOCAL;
-	}
-	s = unpack_stream_start(path, (uint64_t)st.st_size, name, root, dest,
-	    lim);
-	if (s == NULL)
-		return UNPACK_LOCAL;
-	unpack_stream_advance(s, (uint64_t)st.st_size);
-	return unpack_stream_finish(s, 1);
-}

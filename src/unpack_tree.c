@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "fsutil.h"
-#include "unpack_tree.h"
+#include "unpack_int.h"
 
 #define HOPS_MAX 40 /* symlinks followed in one resolution, as Linux */
 #define TREE_PATH_MAX 4096

@@ -569,6 +569,13 @@ test_not_archive(void **state)
 	capture_end(&cap);
 	assert_non_null(strstr(cap.text, "junk.tar.gz: not a tar, tar.gz, "
 	    "tar.xz, tar.zst or zip archive"));
+	file_put(top, "empty.tar", "", file, sizeof(file));
+	capture_begin(&cap);
+	assert_int_equal(unpack_file(file, "empty.tar", root, "", NULL),
+	    UNPACK_REFUSED);
+	capture_end(&cap);
+	assert_non_null(strstr(cap.text, "empty.tar: an empty file is no "
+	    "archive (refused)"));
 	/* bzip2 is not one we document */
 	snprintf(file, sizeof(file), "%s/b.tar.bz2", top);
 	{

@@ -1,15 +1,19 @@
 /*
- * unpack_tree.h — the parts of unpack that need no libarchive: entry path
- * and link checks, the index of what an archive holds, and the move of a
- * checked extraction into the release. Used by unpack.c only.
+ * unpack_int.h — unpack's insides, shared by its three files and nobody
+ * else: unpack.c (one extraction with libarchive), unpack_stream.c (the
+ * worker thread and the growing file), unpack_tree.c (path and link checks,
+ * the index of an archive, the move into the release; no libarchive).
  */
-#ifndef GREENLIGHT_UNPACK_TREE_H
-#define GREENLIGHT_UNPACK_TREE_H
+#ifndef GREENLIGHT_UNPACK_INT_H
+#define GREENLIGHT_UNPACK_INT_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "unpack.h"
+
+#define UNPACK_ATTEMPT_RESTART (-1) /* the download started over */
 
 struct tree_map {
 	char **keys;
@@ -68,5 +72,43 @@ int tree_tmp_make(const char *root, char *out, size_t outsz);
 enum unpack_status tree_commit(const char *root, const char *tmp,
     const char *dest, const struct tree_index *idx, char *why,
     size_t whysz);
+
+struct unpack_stream {
+	char *path, *name, *root, *dest; /* path and root absolute */
+	struct unpack_limits lim;
+	uint64_t size;
+	pthread_t thread;
+
+	pthread_mutex_t mu; /* guards the fields up to 'worker-owned' */
+	pthread_cond_t cv;
+	uint64_t avail;	    /* contiguous bytes on disk */
+	unsigned gen;	    /* bumped by restart */
+	int failed;	    /* the download failed or was given up */
+	int finishing;	    /* finish() waits: stop waiting for bytes */
+	int attempt_failed; /* the current bytes failed to extract */
+
+	/* worker-owned; finish() reads them after the join */
+	enum unpack_status status;
+	char msg[1024];		 /* the failure, logged once by finish */
+	char tmp[4096];		 /* root/.unpack-XXXXXX, "" when none */
+	struct tree_index index; /* of the attempt that succeeded */
+	uint64_t entries, bytes;
+	int restarts;
+	int64_t ms;
+};
+
+/*
+ * (unpack_stream.c) Block until want bytes from the start of s's file are
+ * on disk. 0, UNPACK_ATTEMPT_RESTART when the download restarted since
+ * generation gen, or UNPACK_ABORTED (why written).
+ */
+int unpack_stream_wait(struct unpack_stream *s, unsigned gen, uint64_t want,
+    char *why, size_t whysz);
+/*
+ * (unpack.c) Extract s's file from byte 0 into a fresh s->tmp, with the
+ * calling thread's cwd changed into it. UNPACK_OK (s->index, entries and
+ * bytes filled), UNPACK_ATTEMPT_RESTART, or a failure (s->msg written).
+ */
+int unpack_attempt_run(struct unpack_stream *s, unsigned gen);
 
 #endif
