@@ -134,7 +134,7 @@ curl -sS -o /dev/null --max-time 5 -H 'Metadata: true' \
 [ "$rc" = 56 ] || [ "$rc" = 52 ] || fail "reset: curl exit $rc, want 56/52"
 
 # --- scheduled events -----------------------------------------------------------
-lab_imds_ctl POST /_test/settings '{"event_remove_s": 0.5}' >/dev/null
+lab_imds_ctl POST /_test/settings '{"event_remove_s": 3}' >/dev/null
 md "$EVENTS" >/dev/null
 inc0=$(body .DocumentIncarnation)
 assert_eq "[]" "$(body -c .Events)" "no events at first"
@@ -179,7 +179,7 @@ jq -e --argjson b "$before" '.[0].t >= $b' "$T/approvals.json" >/dev/null ||
 md "$EVENTS" >/dev/null
 assert_eq "Started " "$(body '.Events[0] | [.EventStatus, .NotBefore] |
 	join(" ")')" "an approved event starts"
-wait_until 5 events_empty
+wait_until 10 events_empty
 
 # --- the first call may be slow --------------------------------------------------
 lab_imds_ctl POST /_test/settings '{"events_first_delay_s": 2}' >/dev/null
