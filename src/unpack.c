@@ -158,6 +158,17 @@ entry_label(char *out, size_t outsz, const char *name)
 	out[o] = '\0';
 }
 
+/* libarchive's message, never NULL. */
+static const char *
+la_error(struct archive *a)
+{
+	const char *why = archive_error_string(a);
+
+	if (why != NULL)
+		return why;
+	return archive_errno(a) ? strerror(archive_errno(a)) : "unknown error";
+}
+
 static int
 errno_is_local(int e)
 {
@@ -170,13 +181,12 @@ static void
 write_fail(struct attempt *at, struct archive *ext, const char *doing)
 {
 	int e = archive_errno(ext);
-	const char *why = archive_error_string(ext);
 
 	if (errno_is_local(e))
 		attempt_fail(at, UNPACK_LOCAL, "entry \"%s\": cannot %s: %s",
-		    at->entry, doing, why ? why : strerror(e));
+		    at->entry, doing, la_error(ext));
 	else
-		REFUSE(at, "cannot %s: %s", doing, why ? why : "unknown error");
+		REFUSE(at, "cannot %s: %s", doing, la_error(ext));
 }
 
 /*
@@ -289,8 +299,10 @@ entry_record(struct attempt *at, struct archive_entry *e)
 	return 0;
 }
 
+/* Copy e's data. Sizes are apparent: holes of sparse files count. */
 static int
-entry_copy(struct attempt *at, struct archive *a, struct archive *ext)
+entry_copy(struct attempt *at, struct archive *a, struct archive *ext,
+    struct archive_entry *e)
 {
 	struct unpack_stream *s = at->s;
 	const void *buf;
@@ -301,13 +313,15 @@ entry_copy(struct attempt *at, struct archive *a, struct archive *ext)
 
 	for (;;) {
 		r = archive_read_data_block(a, &buf, &len, &off);
-		if (r == ARCHIVE_EOF)
-			return 0;
-		if (r != ARCHIVE_OK) {
-			REFUSE(at, "%s", archive_error_string(a));
+		if (r == ARCHIVE_EOF) {
+			len = 0;
+			off = archive_entry_size_is_set(e) ?
+			    archive_entry_size(e) : 0;
+		} else if (r != ARCHIVE_OK) {
+			REFUSE(at, "%s", la_error(a));
 			return -1;
 		}
-		end = (uint64_t)off + len; /* holes count: apparent size */
+		end = (uint64_t)off + len;
 		if (end > written) {
 			at->bytes += end - written;
 			written = end;
@@ -318,6 +332,8 @@ entry_copy(struct attempt *at, struct archive *a, struct archive *ext)
 			    (unsigned long long)s->lim.max_size);
 			return -1;
 		}
+		if (r == ARCHIVE_EOF)
+			return 0;
 		packed = (uint64_t)archive_filter_bytes(a, -1);
 		if (at->bytes > UNPACK_RATIO_FLOOR &&
 		    at->bytes / s->lim.max_ratio > packed) {
@@ -352,7 +368,7 @@ reader_new(struct attempt *at, int zip)
 	    archive_read_support_filter_zstd(a) != ARCHIVE_OK) {
 		attempt_fail(at, UNPACK_LOCAL, "this libarchive lacks tar, "
 		    "zip, gzip, xz or zstd support: %s",
-		    archive_error_string(a));
+		    la_error(a));
 		archive_read_free(a);
 		return NULL;
 	}
@@ -379,17 +395,17 @@ extract_all(struct attempt *at, struct archive *a, struct archive *ext)
 			if (at->entries == 0)
 				attempt_fail(at, UNPACK_REFUSED, "not a tar, "
 				    "tar.gz, tar.xz, tar.zst or zip archive: "
-				    "%s (refused)", archive_error_string(a));
+				    "%s (refused)", la_error(a));
 			else
 				attempt_fail(at, UNPACK_REFUSED, "after entry "
 				    "\"%s\": %s (refused)", at->entry,
-				    archive_error_string(a));
+				    la_error(a));
 			return -1;
 		}
 		entry_label(at->entry, sizeof(at->entry),
 		    archive_entry_pathname(e));
 		if (r == ARCHIVE_WARN) {
-			REFUSE(at, "%s", archive_error_string(a));
+			REFUSE(at, "%s", la_error(a));
 			return -1;
 		}
 		if (++at->entries > s->lim.max_entries) {
@@ -409,7 +425,7 @@ extract_all(struct attempt *at, struct archive *a, struct archive *ext)
 			return -1;
 		}
 		if ((!archive_entry_size_is_set(e) ||
-		    archive_entry_size(e) > 0) && entry_copy(at, a, ext) < 0)
+		    archive_entry_size(e) > 0) && entry_copy(at, a, ext, e) < 0)
 			return -1;
 		if (archive_write_finish_entry(ext) != ARCHIVE_OK) {
 			write_fail(at, ext, "finish it");
@@ -495,7 +511,7 @@ unpack_attempt_run(struct unpack_stream *s, unsigned gen)
 	if (archive_read_open1(a) != ARCHIVE_OK) {
 		attempt_fail(&at, UNPACK_REFUSED, "not a tar, tar.gz, tar.xz, "
 		    "tar.zst or zip archive: %s (refused)",
-		    archive_error_string(a));
+		    la_error(a));
 		goto out;
 	}
 	if (extract_all(&at, a, ext) < 0)

@@ -38,7 +38,8 @@ static const char *const fmt_names[] = {
 	"tar", "tar.gz", "tar.xz", "tar.zst", "zip"
 };
 
-#define HARD 1 /* type: a hardlink to .data */
+#define HARD 1	/* type: a hardlink to .data */
+#define SPARSE 2 /* type: .zeros bytes, all a hole but 10 bytes of .data */
 
 struct ent {
 	const char *path;
@@ -98,7 +99,12 @@ build(const char *file, enum fmt f, const struct ent *ents)
 		archive_entry_set_gid(e, 8765);
 		archive_entry_copy_uname(e, "mallory");
 		archive_entry_copy_gname(e, "mallory");
-		if (x->type == HARD) {
+		if (x->type == SPARSE) {
+			archive_entry_set_filetype(e, AE_IFREG);
+			archive_entry_set_perm(e, 0644);
+			archive_entry_set_size(e, (la_int64_t)x->zeros);
+			archive_entry_sparse_add_entry(e, 0, 10);
+		} else if (x->type == HARD) {
 			archive_entry_set_filetype(e, AE_IFREG);
 			archive_entry_set_perm(e, 0644);
 			archive_entry_copy_hardlink(e, x->data);
@@ -115,7 +121,10 @@ build(const char *file, enum fmt f, const struct ent *ents)
 			    x->zeros ? (la_int64_t)x->zeros : (la_int64_t)len);
 		}
 		assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
-		if (x->type == AE_IFREG && x->zeros)
+		if (x->type == SPARSE)
+			assert_int_equal(archive_write_data(a, x->data, 10),
+			    10);
+		else if (x->type == AE_IFREG && x->zeros)
 			write_zeros(a, x->zeros);
 		else if (x->type == AE_IFREG && len > 0)
 			assert_int_equal(archive_write_data(a, x->data, len),
@@ -425,6 +434,11 @@ static const struct hostile hostile[] = {
 	    { "big", AE_IFREG, 0, NULL, 300000 } },
 	    "entry \"big\": 300000 bytes would pass the 200000-byte cap on "
 	    "the unpacked size (max_size) (refused)",
+	    LIM(100, 200000, 1000000, 1024) },
+	{ "sparse files", TAR, {
+	    { "s1", SPARSE, 0, "0123456789", 150000 },
+	    { "s2", SPARSE, 0, "0123456789", 150000 } },
+	    "entry \"s2\": 150000 bytes would pass the 200000-byte cap",
 	    LIM(100, 200000, 1000000, 1024) },
 	{ "ratio bomb", TGZ, { { "zeros", AE_IFREG, 0, NULL, 16 << 20 } },
 	    "entry \"zeros\": ", DEF },
