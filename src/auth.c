@@ -20,8 +20,8 @@
 #define AUTH_RESOURCE "https://storage.azure.com/"
 /* Refresh a token when less than this is left ... */
 #define REFRESH_BEFORE_S 300
-/* ... but try an early refresh at most this often ... */
-#define EARLY_RETRY_S 30
+/* ... but at most once per this (or a quarter of the lifetime) ... */
+#define EARLY_EVERY_MS 30000
 /* ... and give it at most this long (the old token is still good). */
 #define EARLY_DEADLINE_MS 15000
 /* A SAS token is a query string of a few hundred bytes. */
@@ -32,11 +32,12 @@ struct auth {
 	struct http_client *http;
 	enum auth_method method;
 	struct imds_token tok;	/* managed identity: the cached token */
-	int64_t fetched_at;	/* wall seconds when tok arrived */
-	int64_t next_early;	/* no early refresh before this (wall s) */
+	int64_t fetched_ms;	/* wall clock (ms) when tok arrived */
+	int64_t next_early_ms;	/* no early refresh before this (wall ms) */
 	int forced;		/* refresh forced since the last success */
 	int refetched;		/* ... and a new token arrived after it */
 	int warned_early;	/* early-refresh failure logged once */
+	int stale_at_issue;	/* expired by our clock when it arrived */
 	unsigned generation;	/* bumped with every new credential */
 	char *header;		/* "Authorization: Bearer ..." (secret) */
 	char *sas;		/* SAS query without '?' (secret) */
@@ -59,7 +60,18 @@ token_drop(struct auth *a)
 {
 	imds_token_clear(&a->tok);
 	secret_free(&a->header);
-	a->fetched_at = 0;
+	a->fetched_ms = 0;
+}
+
+/* Pause between early refresh attempts: 30 s, less for short tokens. */
+static int64_t
+early_every_ms(const struct auth *a)
+{
+	int64_t life_ms = a->tok.expires_on * 1000 - a->fetched_ms;
+
+	if (life_ms / 4 < EARLY_EVERY_MS)
+		return life_ms > 0 ? life_ms / 4 : 0;
+	return EARLY_EVERY_MS;
 }
 
 /* Take tok as the current token; builds the header. 0 or -1. */
@@ -69,7 +81,7 @@ token_take(struct auth *a, struct imds_token *tok)
 	static const char prefix[] = "Authorization: Bearer ";
 	size_t n = sizeof(prefix) + strlen(tok->access_token);
 	char *h = malloc(n);
-	int64_t now = clock_wall_s();
+	int64_t now_ms = clock_wall_ms(), now = now_ms / 1000;
 
 	if (h == NULL) {
 		imds_token_clear(tok);
@@ -83,12 +95,13 @@ token_take(struct auth *a, struct imds_token *tok)
 	a->tok = *tok;
 	memset(tok, 0, sizeof(*tok));
 	a->header = h;
-	a->fetched_at = now;
-	a->next_early = 0;
+	a->fetched_ms = now_ms;
+	a->next_early_ms = now_ms + early_every_ms(a);
 	a->generation++;
 	if (a->forced)
 		a->refetched = 1;
-	if (a->tok.expires_on <= now)
+	a->stale_at_issue = a->tok.expires_on <= now;
+	if (a->stale_at_issue)
 		log_warn("managed identity: IMDS issued a token that has "
 		    "already expired by this VM's clock (%" PRId64 " s "
 		    "ago); storage will refuse it — check the system clock "
@@ -110,7 +123,7 @@ token_usable(const struct auth *a, int64_t now)
 
 	if (a->header == NULL)
 		return 0;
-	life = a->tok.expires_on - a->fetched_at;
+	life = a->tok.expires_on - a->fetched_ms / 1000;
 	margin = life > 0 ? life / 10 : 0;
 	if (margin > 30)
 		margin = 30;
@@ -121,12 +134,19 @@ static int
 prepare_identity(struct auth *a)
 {
 	struct imds_token tok;
-	int64_t now = clock_wall_s(), deadline;
+	int64_t now_ms = clock_wall_ms(), now = now_ms / 1000, deadline;
 	int rc;
 
+	/*
+	 * A token that was expired when IMDS issued it means our clock is
+	 * off: asking again gives the same; let storage judge it (a refusal
+	 * drops it through auth_rejected).
+	 */
+	if (a->header != NULL && a->stale_at_issue)
+		return EXIT_OK;
 	if (token_usable(a, now)) {
 		if (a->tok.expires_on - now >= REFRESH_BEFORE_S ||
-		    now < a->next_early)
+		    now_ms < a->next_early_ms)
 			return EXIT_OK;
 		/* early refresh; on failure keep the token we have */
 		deadline = a->cfg->deadline_ms;
@@ -137,7 +157,7 @@ prepare_identity(struct auth *a)
 		if (rc == EXIT_OK)
 			return token_take(a, &tok) == 0 ? EXIT_OK :
 			    EXIT_FAILURE_;
-		a->next_early = clock_wall_s() + EARLY_RETRY_S;
+		a->next_early_ms = clock_wall_ms() + early_every_ms(a);
 		if (!a->warned_early) {
 			log_warn("managed identity: early token refresh "
 			    "failed (%s); using the current token, valid "

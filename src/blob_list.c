@@ -690,7 +690,7 @@ list_page(struct blob_service *bs, const char *prefix, const char *marker,
 		    0) {
 			parse_format_duration(retry_elapsed_ms(&rs) -
 			    retry_elapsed_ms(&rs) % 1000, took, sizeof(took));
-			snprintf(note, sizeof(note), " (%d attempts in %s)",
+			snprintf(note, sizeof(note), " after %d attempts in %s",
 			    rs.attempts, took);
 			rc = blob_report(bs, &resp, subject, note);
 			break;

@@ -29,7 +29,7 @@ struct blob_service {
 /* base[/path][?query][&SAS]; path already escaped. Caller frees. */
 char *blob_url_build(struct blob_service *bs, const char *path,
     const char *query);
-/* blob_error_report with a note on retries (" (6 attempts in 31s)"). */
+/* blob_error_report with a note on retries (" after 6 attempts in 31s"). */
 int blob_report(struct blob_service *bs, const struct http_response *resp,
     const char *subject, const char *note);
 /* Printable, bounded, single-line copy of server text. */

@@ -90,6 +90,17 @@ static const struct cli_command commands[] = {
 	    "daemon of this VM ([health] listen; 127.0.0.1 when it listens on\n"
 	    "0.0.0.0). While drained the probe fails and /live stays healthy.\n"
 	    "Exit 0 when done, 8 when the daemon is not reachable.\n" },
+	{ "check", cmd_check,
+	    "preflight: config, credentials, list and read access, free space",
+	    "[--release R]",
+	    "Checks, in seconds and without changing anything: the\n"
+	    "configuration, a credential ([auth] method), permission to list\n"
+	    "the release folder and to read one blob, and free space at\n"
+	    "[install] root for the listed size. Prints one line per check;\n"
+	    "the first failure logs why and what to do. Waits at most 1m\n"
+	    "(an IMDS that is updating gets its 70s).\n"
+	    "Exit 0 when all pass; 3 config, 4 auth or permission, 5 not\n"
+	    "found, 8 temporary (network, IMDS), 9 local (disk).\n" },
 	{ "fetch", cmd_fetch,
 	    "download and verify a release folder into a directory",
 	    "--release R --dest DIR",

@@ -50,6 +50,7 @@ int cmd_rollback(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_health(int argc, char **argv);
 int cmd_drain(int argc, char **argv);
+int cmd_check(int argc, char **argv);
 int cmd_fetch(int argc, char **argv);
 
 #endif

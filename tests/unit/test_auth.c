@@ -178,9 +178,18 @@ test_identity_cached_and_forced_refresh(void **state)
 }
 
 static void
+sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+static void
 test_identity_early_refresh(void **state)
 {
-	struct fixture *f = fixture_new(200); /* < 5 min: refresh early */
+	/* 4 s tokens: always under 5 min, early refresh at most every 1 s */
+	struct fixture *f = fixture_new(4);
 	struct auth *a;
 	struct capture cap;
 	int rc;
@@ -189,15 +198,22 @@ test_identity_early_refresh(void **state)
 	a = auth_new(&f->cfg, f->http, &rc);
 	assert_string_equal(prepare(a, EXIT_OK),
 	    "Authorization: Bearer token-1");
-	/* next use: less than 5 minutes left, so a new one is fetched */
+	/* not again right away: IMDS is not asked for every request */
+	assert_string_equal(prepare(a, EXIT_OK),
+	    "Authorization: Bearer token-1");
+	assert_int_equal(f->im.seen, 1);
+	sleep_ms(1100);
+	/* a quarter of the lifetime later: refreshed before it expires */
 	assert_string_equal(prepare(a, EXIT_OK),
 	    "Authorization: Bearer token-2");
+	assert_int_equal(f->im.seen, 2);
 	/* now IMDS fails: the old token is kept, one warning */
 	f->im.fail_from = 3;
+	sleep_ms(1100);
 	capture_begin(&cap);
 	assert_string_equal(prepare(a, EXIT_OK),
 	    "Authorization: Bearer token-2");
-	/* ... and no new attempt for a while */
+	/* ... and no new attempt right away */
 	assert_string_equal(prepare(a, EXIT_OK),
 	    "Authorization: Bearer token-2");
 	capture_end(&cap);
@@ -227,7 +243,12 @@ test_identity_failure_and_expired(void **state)
 	capture_end(&cap);
 	assert_non_null(strstr(cap.text, "IMDS issued a token that has "
 	    "already expired by this VM's clock"));
-	/* it is not usable, so the next call fetches again; IMDS refuses */
+	/* asking again would give the same: it stays until storage refuses */
+	assert_string_equal(prepare(a, EXIT_OK),
+	    "Authorization: Bearer token-1");
+	assert_int_equal(f->im.seen, 1);
+	assert_int_equal(auth_rejected(a), 0);
+	/* then a new one is fetched; here IMDS refuses */
 	f->im.fail_from = 2;
 	capture_begin(&cap);
 	assert_null(prepare(a, EXIT_AUTH));
