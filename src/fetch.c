@@ -232,7 +232,7 @@ settle_reused(struct fetch *f, struct fblob *b)
 	} else if (b->ndone == 0) {
 		return 0;
 	}
-	if (stage_create(f) < 0)
+	if (stage_create(f) < 0 || fblob_open(f, b) < 0)
 		return -1;
 	f->bytes_done += b->counted;
 	if (b->ndone == b->nranges) {

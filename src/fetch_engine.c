@@ -62,8 +62,8 @@ watch(struct fetch *f, struct fblob *b, int restarted)
 int
 fblob_open(struct fetch *f, struct fblob *b)
 {
-	char path[PATH_MAX], line[FETCH_JOURNAL_LINE_MAX];
-	int flags = O_RDWR | O_CREAT | O_CLOEXEC, n, err;
+	char path[PATH_MAX];
+	int flags = O_RDWR | O_CREAT | O_CLOEXEC, err;
 
 	if (b->fd >= 0)
 		return 0;
@@ -93,13 +93,6 @@ fblob_open(struct fetch *f, struct fblob *b)
 		return -1;
 	}
 	b->fresh = 0;
-	if (b->jid == 0) {
-		b->jid = ++f->next_jid;
-		n = fetch_journal_fmt_blob(line, sizeof(line), b->jid,
-		    b->e->size, f->chunk, b->e->etag, b->e->name);
-		if (n < 0 || stage_append(f, line, n) < 0)
-			return -1;
-	}
 	if (b->algos != 0 && b->dg == NULL && b->contig == 0) {
 		b->dg = digest_new(b->algos);
 		if (b->dg == NULL) {
@@ -583,12 +576,20 @@ static int
 range_done(struct fetch *f, struct fslot *s)
 {
 	struct fblob *b = s->b;
-	char line[128];
-	int n;
+	char line[FETCH_JOURNAL_LINE_MAX + 128];
+	int n = 0, m;
 
-	n = fetch_journal_fmt_range(line, sizeof(line), b->jid, s->r, s->len,
-	    fetch_sum_final(&s->sum));
-	if (n < 0 || stage_append(f, line, n) < 0)
+	/* the blob's version goes in with its first range, in one write */
+	if (b->jid == 0) {
+		b->jid = ++f->next_jid;
+		n = fetch_journal_fmt_blob(line, FETCH_JOURNAL_LINE_MAX, b->jid,
+		    b->e->size, f->chunk, b->e->etag, b->e->name);
+		if (n < 0)
+			return -1;
+	}
+	m = fetch_journal_fmt_range(line + n, sizeof(line) - (size_t)n,
+	    b->jid, s->r, s->len, fetch_sum_final(&s->sum));
+	if (m < 0 || stage_append(f, line, n + m) < 0)
 		return -1;
 	b->rs[s->r] = FR_DONE;
 	b->ndone++;

@@ -47,7 +47,7 @@ struct fblob {
 	uint32_t next;		     /* ranges below were handed out */
 	uint32_t ndone;
 	unsigned char *rs;	     /* per range: enum fr_state */
-	unsigned jid;		     /* journal id of this version; 0 none */
+	unsigned jid;		     /* journal id; 0: not journaled yet */
 	int fd;			     /* staging data file, -1 when closed */
 	int fresh;		     /* the file must be created empty */
 	uint64_t contig;	     /* bytes from 0 known to be written */
