@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -103,15 +104,16 @@ log_redact(const char *in, char *out, size_t outsz)
 		return out;
 #define PUT(c)                                                                 \
 	do {                                                                   \
+		char c_ = (c); /* always consumed, also when out is full */    \
 		if (o + 1 < outsz)                                             \
-			out[o++] = (c);                                        \
+			out[o++] = c_;                                         \
 	} while (0)
 #define PUTS(s)                                                                \
 	do {                                                                   \
 		for (const char *s_ = (s); *s_; s_++)                          \
 			PUT(*s_);                                              \
 	} while (0)
-	while (*p) {
+	while (*p && o + 1 < outsz) {
 		size_t n;
 		int hit = 0;
 
@@ -122,7 +124,9 @@ log_redact(const char *in, char *out, size_t outsz)
 				PUT(*p++);
 			if (*p == '?') {
 				PUTS("?...");
-				while (!is_url_end(*p))
+				/* a ':' or '.' ending the URL is the text's */
+				while (!is_url_end(*p) && !((*p == ':' ||
+				    *p == '.') && is_url_end(p[1])))
 					p++;
 			}
 			continue;
@@ -130,10 +134,11 @@ log_redact(const char *in, char *out, size_t outsz)
 		for (size_t i = 0; i < ARRAY_SIZE(secret_keys); i++) {
 			size_t kl = strlen(secret_keys[i]);
 
-			if (strncmp(p, secret_keys[i], kl) != 0)
+			/* "Authorization: bearer x" is as secret */
+			if (strncasecmp(p, secret_keys[i], kl) != 0)
 				continue;
-			PUTS(secret_keys[i]);
-			p += kl;
+			while (kl-- > 0)
+				PUT(*p++);
 			while (*p && !is_url_end(*p) && *p != '&')
 				p++;
 			PUTS(mark);
