@@ -7,19 +7,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "agent.h"
 #include "clock.h"
+#include "fsutil.h"
 #include "health/health.h"
 #include "health/poller.h"
 #include "health/server.h"
 #include "http.h"
 #include "log.h"
 #include "retry.h"
+#include "spec.h"
 
 #define TICK_MS 250		/* driver: connections and approvals */
 #define GAUGE_EVERY_MS 1000	/* connection gauge while serving */
 #define APPROVE_TIMEOUT_MS (10 * 1000)
+#define RELEASE_EVERY_MS 5000	/* look for a new current release */
 
 struct health {
 	const struct config *cfg;
@@ -49,6 +53,12 @@ struct health {
 	atomic_int stop_approvals; /* cancels an approval at exit */
 	struct metrics metrics;
 	struct check_spec check;
+	int check_from_ini;	/* greenlight.ini sets the check */
+	struct spec *spec;	/* else the current release's, or NULL */
+	char current[4096];	/* where current pointed when read */
+	int ports_from_ini;
+	struct checker *checker;
+	struct http_client *check_http;
 };
 
 /* Call with h->mu held after any change a reply could show. */
@@ -274,13 +284,118 @@ port_of(const char *s, int is_url)
 	return port >= 1 && port <= 65535 ? (int)port : -1;
 }
 
+/*
+ * Use this workload check from now on (url or tcp, both NULL for none);
+ * strings must outlive the checker. Derives the workload ports from the
+ * check's port unless greenlight.ini names them. The checker thread must
+ * not be running.
+ */
+static void
+check_set(struct health *h, const char *url, long status, const char *tcp,
+    int64_t timeout_ms)
+{
+	int port = -1;
+
+	pthread_mutex_lock(&h->mu);
+	h->check.url = url;
+	h->check.status = status;
+	h->check.tcp = url == NULL ? tcp : NULL;
+	h->check.interval_ms = h->cfg->check_interval_ms;
+	h->check.timeout_ms = timeout_ms;
+	h->check.threshold = h->cfg->check_threshold;
+	h->check_target[0] = '\0';
+	if (h->check.url != NULL) {
+		snprintf(h->check_target, sizeof(h->check_target), "GET %s "
+		    "expecting %ld", h->check.url, h->check.status);
+		port = port_of(h->check.url, 1);
+	} else if (h->check.tcp != NULL) {
+		snprintf(h->check_target, sizeof(h->check_target),
+		    "connect %s", h->check.tcp);
+		port = port_of(h->check.tcp, 0);
+	}
+	h->workload = h->check_target[0] ? CHECK_UNKNOWN : CHECK_NONE;
+	snprintf(h->check_detail, sizeof(h->check_detail), "%s",
+	    h->workload == CHECK_NONE ? "no workload check configured" : "");
+	h->check_gen++;
+	if (!h->ports_from_ini) {
+		memset(&h->ports, 0, sizeof(h->ports));
+		h->have_ports = port > 0;
+		h->ports_text[0] = '\0';
+		if (port > 0) {
+			conns_ports_add(&h->ports, (uint16_t)port);
+			snprintf(h->ports_text, sizeof(h->ports_text), "%d",
+			    port);
+		}
+	}
+	publish(h);
+	pthread_mutex_unlock(&h->mu);
+}
+
+/* Start the checker for the current check, if there is one. 0 or -1. */
+static int
+checker_run(struct health *h)
+{
+	if (h->check.url == NULL && h->check.tcp == NULL)
+		return 0;
+	h->checker = checker_start(&h->check, h->check_http, on_check, h);
+	return h->checker != NULL ? 0 : -1;
+}
+
+/*
+ * Without a check in greenlight.ini, use the current release's
+ * release.ini [health] check; look again when current moves.
+ */
+static void
+release_check_follow(struct health *h)
+{
+	char link[4096], target[4096], path[4096];
+	struct spec *sp;
+	ssize_t n;
+	int problems = 0;
+
+	if (h->check_from_ini || h->cfg->root == NULL ||
+	    fs_path_join(link, sizeof(link), h->cfg->root, "current") < 0)
+		return;
+	n = readlink(link, target, sizeof(target) - 1);
+	target[n < 0 ? 0 : n] = '\0';
+	if (strcmp(target, h->current) == 0)
+		return;
+	snprintf(h->current, sizeof(h->current), "%s", target);
+	if (n < 0) {
+		log_info("health: no current release at %s and no check in "
+		    "greenlight.ini: the workload is not checked", link);
+		sp = NULL;
+	} else {
+		if (fs_path_join(path, sizeof(path), link, SPEC_FILE) < 0)
+			return;
+		sp = spec_load(path, &problems);
+		if (sp == NULL || problems > 0) {
+			log_warn("health: %s has problems (above); keeping the "
+			    "workload check as it was", path);
+			spec_free(sp);
+			return;
+		}
+		log_info("health: workload check from %s: %s", path,
+		    sp->check_url ? sp->check_url : sp->check_tcp ?
+		    sp->check_tcp : "none");
+	}
+	checker_stop(h->checker);
+	h->checker = NULL;
+	check_set(h, sp ? sp->check_url : NULL, sp ? sp->check_status : 200,
+	    sp ? sp->check_tcp : NULL, sp ? sp->check_timeout_ms :
+	    h->cfg->check_timeout_ms);
+	spec_free(h->spec);
+	h->spec = sp;
+	if (checker_run(h) < 0)
+		log_error("health: the workload is not checked");
+}
+
 struct health *
 health_new(const struct config *cfg)
 {
 	struct health *h;
 	struct drain_config dc;
 	char err[256];
-	int port = -1;
 
 	h = calloc(1, sizeof(*h));
 	if (h == NULL) {
@@ -306,26 +421,7 @@ health_new(const struct config *cfg)
 	dc.retry_ms = cfg->poll_interval_ms > 0 ? cfg->poll_interval_ms : 1000;
 	drain_init(&h->drain, &dc);
 
-	h->check.url = cfg->check_url;
-	h->check.status = cfg->check_status;
-	h->check.tcp = cfg->check_url == NULL ? cfg->check_tcp : NULL;
-	h->check.interval_ms = cfg->check_interval_ms;
-	h->check.timeout_ms = cfg->check_timeout_ms;
-	h->check.threshold = cfg->check_threshold;
-	if (h->check.url != NULL) {
-		snprintf(h->check_target, sizeof(h->check_target), "GET %s "
-		    "expecting %ld", h->check.url, h->check.status);
-		port = port_of(h->check.url, 1);
-	} else if (h->check.tcp != NULL) {
-		snprintf(h->check_target, sizeof(h->check_target),
-		    "connect %s", h->check.tcp);
-		port = port_of(h->check.tcp, 0);
-	}
-	h->workload = h->check_target[0] ? CHECK_UNKNOWN : CHECK_NONE;
-	if (h->workload == CHECK_NONE)
-		snprintf(h->check_detail, sizeof(h->check_detail),
-		    "no workload check configured");
-
+	h->check_from_ini = cfg->check_url != NULL || cfg->check_tcp != NULL;
 	if (cfg->workload_ports != NULL) {
 		if (conns_ports_parse(cfg->workload_ports, &h->ports, err,
 		    sizeof(err)) < 0) {
@@ -334,13 +430,13 @@ health_new(const struct config *cfg)
 			return NULL;
 		}
 		h->have_ports = 1;
+		h->ports_from_ini = 1;
 		snprintf(h->ports_text, sizeof(h->ports_text), "%s",
 		    cfg->workload_ports);
-	} else if (port > 0) {
-		conns_ports_add(&h->ports, (uint16_t)port);
-		h->have_ports = 1;
-		snprintf(h->ports_text, sizeof(h->ports_text), "%d", port);
 	}
+	check_set(h, cfg->check_url, cfg->check_status,
+	    cfg->check_url == NULL ? cfg->check_tcp : NULL,
+	    cfg->check_timeout_ms);
 	publish(h);
 	return h;
 }
@@ -350,6 +446,7 @@ health_free(struct health *h)
 {
 	if (h == NULL)
 		return;
+	spec_free(h->spec);
 	pthread_mutex_destroy(&h->mu);
 	free(h);
 }
@@ -432,18 +529,71 @@ signal_wait(const sigset_t *set, int64_t ms)
 	return sig > 0 ? sig : 0;
 }
 
+/* A stop signal: drain first, or at once on the second. 1 to exit now. */
+static int
+on_signal(struct health *h, int sig, int64_t now)
+{
+	enum drain_state before;
+
+	pthread_mutex_lock(&h->mu);
+	if (h->drain.stopping) {
+		pthread_mutex_unlock(&h->mu);
+		log_warn("health: second %s: stopping without waiting for the "
+		    "drain", strsignal(sig));
+		return 1;
+	}
+	before = h->drain.state;
+	drain_set_stop(&h->drain, now);
+	count_drain(h, before);
+	publish(h);
+	pthread_mutex_unlock(&h->mu);
+	log_info("health: %s: stopping after the drain (at least drain_min "
+	    "with no connection left, at most drain_max); send it again to "
+	    "stop at once", strsignal(sig));
+	return 0;
+}
+
+/* One driver step: count, tick, approve. Returns 1 when done stopping. */
+static int
+drive(struct health *h, struct http_client *http, int64_t now,
+    int64_t *next_gauge)
+{
+	unsigned bits;
+	long conns = 0;
+	int draining;
+
+	pthread_mutex_lock(&h->mu);
+	draining = h->drain.state != DRAIN_SERVING;
+	pthread_mutex_unlock(&h->mu);
+	if (draining || now >= *next_gauge) {
+		conns = count_conns(h);
+		*next_gauge = now + GAUGE_EVERY_MS;
+	}
+	if (!draining)
+		return 0;
+	pthread_mutex_lock(&h->mu);
+	bits = drain_tick(&h->drain, now, conns);
+	publish(h);
+	pthread_mutex_unlock(&h->mu);
+	if (bits & DRAIN_TICK_APPROVE)
+		approve_due(h, http);
+	if (bits & DRAIN_TICK_EXIT) {
+		log_info("health: drained; stopping");
+		return 1;
+	}
+	return 0;
+}
+
 int
 health_run(struct health *h)
 {
 	const struct config *cfg = h->cfg;
-	struct http_client *poll_http = NULL, *check_http = NULL;
-	struct http_client *approve_http = NULL;
+	struct http_client *poll_http = NULL, *approve_http = NULL;
 	struct server *srv = NULL;
 	struct poller *poller = NULL;
-	struct checker *checker = NULL;
 	struct http_opts ho = { 0 };
 	sigset_t set;
-	int64_t next_gauge = 0;
+	int64_t next_gauge = 0, next_release = 0;
 	int rc = EXIT_LOCAL;
 
 	/* signals go to this thread only; the others inherit the mask */
@@ -457,12 +607,14 @@ health_run(struct health *h)
 	ho.ca_file = cfg->ca_file;
 	/* one client per thread: a client is not shared between threads */
 	poll_http = http_client_new(&ho);
-	check_http = http_client_new(&ho);
+	h->check_http = http_client_new(&ho);
 	approve_http = http_client_new(&ho);
-	if (poll_http == NULL || check_http == NULL || approve_http == NULL) {
+	if (poll_http == NULL || h->check_http == NULL ||
+	    approve_http == NULL) {
 		log_error("health: cannot set up HTTP clients");
 		goto out;
 	}
+	release_check_follow(h);
 	srv = server_start(h, cfg->health_listen, cfg->health_path);
 	if (srv == NULL)
 		goto out;
@@ -477,11 +629,8 @@ health_run(struct health *h)
 	    h->drain.cfg.approve ? "on" : "off",
 	    h->ports_text[0] ? h->ports_text : "none",
 	    h->check_target[0] ? h->check_target : "none");
-	if (h->workload != CHECK_NONE) {
-		checker = checker_start(&h->check, check_http, on_check, h);
-		if (checker == NULL)
-			goto out;
-	}
+	if (h->checker == NULL && checker_run(h) < 0)
+		goto out;
 	poller = poller_start(h, cfg->imds_endpoint, cfg->poll_interval_ms,
 	    poll_http);
 	if (poller == NULL)
@@ -490,57 +639,26 @@ health_run(struct health *h)
 	for (;;) {
 		int sig = signal_wait(&set, TICK_MS);
 		int64_t now = clock_mono_ms();
-		enum drain_state before;
-		unsigned bits;
-		long conns = 0;
-		int draining;
 
-		if (sig != 0) {
-			pthread_mutex_lock(&h->mu);
-			if (h->drain.stopping) {
-				pthread_mutex_unlock(&h->mu);
-				log_warn("health: second %s: stopping without "
-				    "waiting for the drain", strsignal(sig));
-				break;
-			}
-			before = h->drain.state;
-			drain_set_stop(&h->drain, now);
-			count_drain(h, before);
-			publish(h);
-			pthread_mutex_unlock(&h->mu);
-			log_info("health: %s: stopping after the drain (at "
-			    "least drain_min with no connection left, at most "
-			    "drain_max); send it again to stop at once",
-			    strsignal(sig));
-		}
-		pthread_mutex_lock(&h->mu);
-		draining = h->drain.state != DRAIN_SERVING;
-		pthread_mutex_unlock(&h->mu);
-		if (draining || now >= next_gauge) {
-			conns = count_conns(h);
-			next_gauge = now + GAUGE_EVERY_MS;
-		}
-		if (!draining)
-			continue;
-		pthread_mutex_lock(&h->mu);
-		bits = drain_tick(&h->drain, now, conns);
-		publish(h);
-		pthread_mutex_unlock(&h->mu);
-		if (bits & DRAIN_TICK_APPROVE)
-			approve_due(h, approve_http);
-		if (bits & DRAIN_TICK_EXIT) {
-			log_info("health: drained; stopping");
+		if (sig != 0 && on_signal(h, sig, now))
 			break;
+		if (now >= next_release) {
+			release_check_follow(h);
+			next_release = now + RELEASE_EVERY_MS;
 		}
+		if (drive(h, approve_http, now, &next_gauge))
+			break;
 	}
 	rc = EXIT_OK;
 out:
 	atomic_store(&h->stop_approvals, 1);
 	server_stop(srv);
 	poller_stop(poller);
-	checker_stop(checker);
+	checker_stop(h->checker);
+	h->checker = NULL;
 	http_client_free(poll_http);
-	http_client_free(check_http);
+	http_client_free(h->check_http);
+	h->check_http = NULL;
 	http_client_free(approve_http);
 	return rc;
 }
