@@ -361,8 +361,21 @@ deploy_run(const struct config *cfg, const struct deploy_opts *opts)
 		goto out;
 	}
 	if (deploy_plan_noop(d, cur)) {
-		/* nothing touched, the state file neither: the last real run
-		 * stays what status shows */
+		const struct state_run *last = &d->st->last;
+
+		/* nothing touched, the state file neither, unless it says
+		 * something else than "R deployed fine" */
+		if ((last->result != RESULT_OK && last->result != RESULT_NOOP) ||
+		    last->release == NULL ||
+		    strcmp(last->release, d->release) != 0 ||
+		    d->st->current == NULL ||
+		    strcmp(d->st->current, d->release) != 0) {
+			if (state_begin(d->st, "deploy", d->release) == 0 &&
+			    state_set_links(d->st, cur, prev) == 0) {
+				state_finish(d->st, RESULT_NOOP, EXIT_OK);
+				deploy_state_save(d);
+			}
+		}
 		printf("release %s is already current and healthy; nothing to "
 		    "do\n", d->release);
 		rc = EXIT_OK;
@@ -388,6 +401,17 @@ deploy_run(const struct config *cfg, const struct deploy_opts *opts)
 	if (release_intact(&d->paths, d->release, 0)) {
 		log_info("release %s: installed already; no download",
 		    d->release);
+	} else if (strcmp(cur, d->release) == 0 ||
+	    strcmp(prev, d->release) == 0) {
+		/* release_install would refuse to replace it after the
+		 * download: say so before downloading */
+		rc = EXIT_LOCAL;
+		deploy_fail(d, "release %s: %s is %s but damaged (its seal "
+		    "is missing or wrong); deploy another release first, or "
+		    "move it away by hand, then rerun", d->release,
+		    d->reldir, strcmp(cur, d->release) == 0 ? "current" :
+		    "previous");
+		goto fail;
 	} else {
 		staging_sweep(d);
 		rc = install_new(d);

@@ -15,6 +15,9 @@
 #   --deadline D      validation deadline (default 20s)
 #   --hook NAME=CMD   a [hooks] line, run through sh -c (repeatable)
 #   --pad SIZE        also pack lib/pad.bin of SIZE random bytes (e.g. 8M)
+#   --archive F[:DIR] add archive file F to the release and to [unpack]
+#                     (extracted into DIR of the release; repeatable)
+#   --file F          add F to the release as a loose file (repeatable)
 #   --no-manifest     leave out the MANIFEST
 # make-release.sh --manifest OUT_DIR: (re)write the MANIFEST of OUT_DIR.
 set -euo pipefail
@@ -38,7 +41,7 @@ fi
 out=$1 version=$2
 shift 2
 port=18080 name=greenlight-demo healthy=yes deadline=20s pad= with_manifest=1
-hooks=()
+hooks=() archives=() files=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	--port) port=$2; shift 2 ;;
@@ -47,6 +50,8 @@ while [ $# -gt 0 ]; do
 	--deadline) deadline=$2; shift 2 ;;
 	--hook) hooks+=("$2"); shift 2 ;;
 	--pad) pad=$2; shift 2 ;;
+	--archive) archives+=("$2"); shift 2 ;;
+	--file) files+=("$2"); shift 2 ;;
 	--no-manifest) with_manifest=0; shift ;;
 	*) echo "make-release.sh: unknown option $1" >&2; exit 2 ;;
 	esac
@@ -69,6 +74,15 @@ tar -C "$pkg" --owner=0 --group=0 -cf - bin lib | zstd -q -o "$out/app.tar.zst"
 printf '%s\n' "$version" >"$out/VERSION"
 sed -e "s/@NAME@/$name/" -e "s/@PORT@/$port/g" -e "s/@DEADLINE@/$deadline/" \
 	"$here/release.ini.in" >"$out/release.ini"
+for a in ${archives[@]+"${archives[@]}"}; do
+	f=${a%%:*} line="archive = $(basename "${a%%:*}")"
+	[[ $a == *:* ]] && line+=" -> ${a#*:}"
+	cp "$f" "$out/"
+	sed -i "/^archive = app.tar.zst\$/a $line" "$out/release.ini"
+done
+for f in ${files[@]+"${files[@]}"}; do
+	cp "$f" "$out/"
+done
 if [ ${#hooks[@]} -gt 0 ]; then
 	{
 		printf '\n[hooks]\nshell = true\n'
