@@ -119,10 +119,13 @@ worker(void *arg)
 
 	/* a private cwd and umask for this thread only */
 	if (unshare(CLONE_FS) < 0) {
+		pthread_mutex_lock(&s->mu);
 		s->status = UNPACK_LOCAL;
+		s->attempt_failed = 1;
 		snprintf(s->msg, sizeof(s->msg), "%s: cannot give the "
 		    "extraction its own working directory (unshare: %s)",
 		    s->name, strerror(errno));
+		pthread_mutex_unlock(&s->mu);
 		return NULL;
 	}
 	umask(022);
