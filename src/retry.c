@@ -98,11 +98,13 @@ retry_next_delay(struct retry_state *rs, int64_t retry_after_ms)
 	    rs->attempts >= rs->policy.max_attempts)
 		return -1;
 	shift = rs->attempts - 1 > 20 ? 20 : rs->attempts - 1;
-	ceiling = rs->policy.base_ms << shift;
-	if (ceiling > rs->policy.cap_ms || ceiling <= 0)
+	/* base * 2^shift, capped before it can overflow */
+	if (rs->policy.base_ms > rs->policy.cap_ms >> shift)
 		ceiling = rs->policy.cap_ms;
+	else
+		ceiling = rs->policy.base_ms << shift;
 	/* full jitter: uniform in [0, ceiling] */
-	delay = (int64_t)(rng_next(rs) % (uint64_t)(ceiling + 1));
+	delay = (int64_t)(rng_next(rs) % ((uint64_t)ceiling + 1));
 	if (retry_after_ms >= 0 && delay < retry_after_ms)
 		delay = retry_after_ms;
 	if (rs->policy.deadline_ms > 0) {
