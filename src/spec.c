@@ -257,7 +257,8 @@ store_archive(struct spec_ctx *c, const char *value, const char **why)
 	if (n >= 0 && n != 1)
 		*why = "expected ARCHIVE or ARCHIVE -> DIRECTORY, each one "
 		       "path inside the release";
-	if (n != 1 || spec_path_norm(words[0], 0, path, sizeof(path), why) < 0) {
+	if (n != 1 ||
+	    spec_path_norm(words[0], 0, path, sizeof(path), why) < 0) {
 		spec_argv_free(words);
 		return -1;
 	}

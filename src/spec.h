@@ -75,7 +75,7 @@ struct spec {
 	char *group;		 /* NULL: the user's primary group */
 	int allow_root;		 /* user/group may be root */
 	char *working_directory; /* NULL: <root>/current; relative: in it */
-	char **environment;	 /* "KEY=VALUE", file order ([environment]) */
+	char **environment;	 /* "KEY=VALUE" of [environment], in order */
 	enum spec_restart restart;
 	int64_t restart_sec_ms;
 	int64_t stop_timeout_ms;

@@ -29,7 +29,7 @@
 #define UNPACK_MAX_SIZE (16ull << 30)	/* 16G unpacked, apparent size */
 #define UNPACK_MAX_RATIO 100		/* unpacked / packed bytes ... */
 #define UNPACK_RATIO_FLOOR (1ull << 20) /* ... checked past 1M unpacked */
-#define UNPACK_MAX_PATH 1024		/* bytes in an entry path or target */
+#define UNPACK_MAX_PATH 1024		/* bytes in a path or link target */
 
 struct unpack_limits {
 	uint64_t max_entries;
