@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +27,9 @@ fs_path_join(char *out, size_t outsz, const char *a, const char *b)
 		al--;
 	while (*b == '/')
 		b++;
-	n = snprintf(out, outsz, "%.*s/%s", (int)al, a, b);
+	/* a is "/" only when it still ends in '/': no second one */
+	n = snprintf(out, outsz, "%.*s%s%s", (int)al, a,
+	    al > 0 && a[al - 1] == '/' ? "" : "/", b);
 	if (n < 0 || (size_t)n >= outsz)
 		return -1;
 	return 0;
@@ -123,6 +126,7 @@ int
 fs_mkdir_p(const char *path, mode_t mode)
 {
 	char buf[PATH_MAX];
+	struct stat st;
 	size_t len;
 
 	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) {
@@ -141,6 +145,11 @@ fs_mkdir_p(const char *path, mode_t mode)
 		}
 		if (i < len)
 			buf[i] = '/';
+	}
+	/* EEXIST above also means "a file is in the way" */
+	if (stat(buf, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		log_error("%s: exists and is not a directory", buf);
+		return -1;
 	}
 	return 0;
 }
@@ -201,6 +210,8 @@ fs_read_file(const char *path, size_t max, size_t *len, int quiet_enoent)
 			log_error("%s: cannot open: %s", path, strerror(errno));
 		return NULL;
 	}
+	if (max > SIZE_MAX - 2)
+		max = SIZE_MAX - 2;
 	for (;;) {
 		ssize_t r;
 
@@ -208,8 +219,9 @@ fs_read_file(const char *path, size_t max, size_t *len, int quiet_enoent)
 			size_t ncap = cap ? cap * 2 : 4096;
 			char *nb;
 
-			if (ncap > max + 1)
-				ncap = max + 1;
+			/* room for max bytes, one more to see EOF, and NUL */
+			if (ncap > max + 2)
+				ncap = max + 2;
 			if (ncap <= n + 1) {
 				log_error("%s: larger than %zu bytes", path,
 				    max);
