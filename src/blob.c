@@ -342,6 +342,20 @@ err_end(void *arg, const XML_Char *name)
 	ep->dst = NULL;
 }
 
+/* Error bodies declare no entities: stop at any DTD. */
+static void XMLCALL
+err_doctype(void *arg, const XML_Char *name, const XML_Char *sysid,
+    const XML_Char *pubid, int has_internal_subset)
+{
+	struct err_parser *ep = arg;
+
+	(void)name;
+	(void)sysid;
+	(void)pubid;
+	(void)has_internal_subset;
+	XML_StopParser(ep->xp, XML_FALSE);
+}
+
 int
 blob_error_parse(const struct http_response *resp, char *code, size_t codesz,
     char *detail, size_t detailsz)
@@ -361,6 +375,7 @@ blob_error_parse(const struct http_response *resp, char *code, size_t codesz,
 			XML_SetUserData(ep.xp, &ep);
 			XML_SetElementHandler(ep.xp, err_start, err_end);
 			XML_SetCharacterDataHandler(ep.xp, err_text);
+			XML_SetStartDoctypeDeclHandler(ep.xp, err_doctype);
 			/* a half-parsed body still yields what it had */
 			XML_Parse(ep.xp, resp->body, (int)resp->body_len, 1);
 			XML_ParserFree(ep.xp);
@@ -375,7 +390,8 @@ blob_error_parse(const struct http_response *resp, char *code, size_t codesz,
 		blob_clean_copy(detail, detailsz, ep.authdetail,
 		    strlen(ep.authdetail));
 	else if (ep.message_done)
-		blob_clean_copy(detail, detailsz, ep.message, strlen(ep.message));
+		blob_clean_copy(detail, detailsz, ep.message,
+		    strlen(ep.message));
 	return codesz > 0 && code[0] != '\0' ? 0 : -1;
 }
 

@@ -435,6 +435,17 @@ on_end(void *arg, const XML_Char *name)
 	}
 }
 
+/* A listing has no business declaring entities: refuse any DTD. */
+static void XMLCALL
+on_doctype(void *arg, const XML_Char *name, const XML_Char *sysid,
+    const XML_Char *pubid, int has_internal_subset)
+{
+	(void)sysid;
+	(void)pubid;
+	(void)has_internal_subset;
+	parser_fail(arg, "a DOCTYPE (<!DOCTYPE %s>) in a listing", name);
+}
+
 static int
 parser_init(struct list_parser *lp, const char *prefix, struct blob_list *out)
 {
@@ -448,6 +459,7 @@ parser_init(struct list_parser *lp, const char *prefix, struct blob_list *out)
 	XML_SetUserData(lp->xp, lp);
 	XML_SetElementHandler(lp->xp, on_start, on_end);
 	XML_SetCharacterDataHandler(lp->xp, on_text);
+	XML_SetStartDoctypeDeclHandler(lp->xp, on_doctype);
 	return 0;
 }
 

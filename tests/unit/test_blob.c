@@ -24,13 +24,15 @@
 #define TAIL(next) "</Blobs><NextMarker>" next "</NextMarker>"             \
 	"</EnumerationResults>"
 #define PROPS(len, etag, md5) "<Properties><Creation-Time>Mon, 01 Jan 2026 " \
-	"10:00:00 GMT</Creation-Time><Last-Modified>Mon, 01 Jan 2026 10:05:00 " \
-	"GMT</Last-Modified><Etag>" etag "</Etag><Content-Length>" len         \
+	"10:00:00 GMT</Creation-Time><Last-Modified>Mon, 01 Jan 2026 "         \
+	"10:05:00 GMT</Last-Modified><Etag>" etag "</Etag>"                    \
+	"<Content-Length>" len                                                 \
 	"</Content-Length><Content-Type>application/octet-stream"              \
 	"</Content-Type>" md5 "<BlobType>BlockBlob</BlobType></Properties>"
 #define BLOB(name, len) "<Blob><Name>" name "</Name>" PROPS(len,             \
-	"0x8DC0123456789AB", "<Content-MD5>1B2M2Y8AsgTpgAmY7PhCfg=="            \
-	"</Content-MD5>") "<Metadata/></Blob>"
+	"0x8DC0123456789AB",                                                   \
+	"<Content-MD5>1B2M2Y8AsgTpgAmY7PhCfg==</Content-MD5>")                 \
+	"<Metadata/></Blob>"
 
 static void
 test_list_one_page(void **state)
@@ -210,7 +212,8 @@ test_list_bad(void **state)
 		{ HEAD "<Blob>" PROPS("1", "0x1", "") "</Blob>" TAIL(""),
 		    "a <Blob> without a <Name>" },
 		{ HEAD BLOB("1.2/../etc/passwd", "1") TAIL(""),
-		    "blob name \"1.2/../etc/passwd\" has a '.' or '..' segment" },
+		    "blob name \"1.2/../etc/passwd\" has a '.' or '..' "
+		    "segment" },
 		{ HEAD BLOB("1.2//x", "1") TAIL(""), "starts with '/'" },
 		{ HEAD BLOB("1.2/a//x", "1") TAIL(""), "empty path segment" },
 		{ HEAD BLOB("1.2/a\\b", "1") TAIL(""), "backslash" },
@@ -223,7 +226,10 @@ test_list_bad(void **state)
 		{ huge, "value is too long" },
 		{ "<!DOCTYPE x [<!ENTITY a \"aaaa\"><!ENTITY b \"&a;&a;&a;\">]>"
 		    "<EnumerationResults><Blobs><Blob><Name>1.2/&b;</Name>"
-		    "</Blob></Blobs></EnumerationResults>", "" },
+		    "</Blob></Blobs></EnumerationResults>",
+		    "a DOCTYPE (<!DOCTYPE x>) in a listing" },
+		{ "<!DOCTYPE EnumerationResults SYSTEM \"file:///etc/passwd\">"
+		    "<EnumerationResults/>", "a DOCTYPE" },
 	};
 	char err[256];
 
@@ -298,8 +304,8 @@ cfg_drop(struct config *c)
 }
 
 #define XERR(code, msg) "<?xml version=\"1.0\" encoding=\"utf-8\"?><Error>" \
-	"<Code>" code "</Code><Message>" msg "\nRequestId:5e1f\nTime:2026-01-01"\
-	"T10:00:00.000Z</Message></Error>"
+	"<Code>" code "</Code><Message>" msg "\nRequestId:5e1f\n"              \
+	"Time:2026-01-01T10:00:00.000Z</Message></Error>"
 
 static void
 test_error_parse(void **state)
@@ -319,8 +325,8 @@ test_error_parse(void **state)
 		{ "x-ms-error-code: AuthenticationFailed\r\n",
 		    "<?xml version=\"1.0\"?><Error><Code>AuthenticationFailed"
 		    "</Code><Message>Server failed to authenticate the request."
-		    "\nRequestId:1</Message><AuthenticationErrorDetail>Lifetime "
-		    "validation failed. The token is expired."
+		    "\nRequestId:1</Message><AuthenticationErrorDetail>"
+		    "Lifetime validation failed. The token is expired."
 		    "</AuthenticationErrorDetail></Error>", 0,
 		    "AuthenticationFailed",
 		    "Lifetime validation failed. The token is expired." },
@@ -329,7 +335,10 @@ test_error_parse(void **state)
 		{ NULL, NULL, -1, "", "" },
 		{ "x-ms-error-code: Bad\x01" "Code\r\n", NULL, 0, "Bad?Code",
 		    "" },
-		{ NULL, "<Error><Code>Bad\x01" "Code</Code></Error>", -1, "", "" },
+		{ NULL, "<Error><Code>Bad\x01" "Code</Code></Error>", -1, "",
+		    "" },
+		{ NULL, "<!DOCTYPE Error [<!ENTITY e \"Blob\">]><Error><Code>"
+		    "&e;NotFound</Code></Error>", -1, "", "" },
 	};
 
 	(void)state;
@@ -375,7 +384,8 @@ test_error_report(void **state)
 		{ AUTH_MANAGED_IDENTITY, NULL, 403, HTTP_E_NONE,
 		    XERR("AuthorizationPermissionMismatch", "x"), EXIT_AUTH,
 		    RETRY_NO, "the system-assigned managed identity lacks a "
-		    "Storage Blob Data Reader role on account devstoreaccount1" },
+		    "Storage Blob Data Reader role on account "
+		    "devstoreaccount1" },
 		{ AUTH_SAS, NULL, 403, HTTP_E_NONE,
 		    XERR("AuthorizationPermissionMismatch", "x"), EXIT_AUTH,
 		    RETRY_NO, "the SAS token lacks read and list permission on "
@@ -399,12 +409,12 @@ test_error_report(void **state)
 		    "</Code><Message>Server failed\nRequestId:1</Message>"
 		    "<AuthenticationErrorDetail>Invalid token audience."
 		    "</AuthenticationErrorDetail></Error>", EXIT_AUTH,
-		    RETRY_AUTH, "storage: listing release 1.2: the token of the "
-		    "system-assigned managed identity was refused even after a "
-		    "refresh (403 AuthenticationFailed: Invalid token "
-		    "audience.): the token is not valid for storage — check its "
-		    "audience (resource https://storage.azure.com/), issuer "
-		    "(tenant) and this VM's clock" },
+		    RETRY_AUTH, "storage: listing release 1.2: the token of "
+		    "the system-assigned managed identity was refused even "
+		    "after a refresh (403 AuthenticationFailed: Invalid token "
+		    "audience.): the token is not valid for storage — check "
+		    "its audience (resource https://storage.azure.com/), "
+		    "issuer (tenant) and this VM's clock" },
 		{ AUTH_MANAGED_IDENTITY, NULL, 401, HTTP_E_NONE,
 		    XERR("InvalidAuthenticationInfo", "Server failed to "
 		    "authenticate the request."), EXIT_AUTH, RETRY_AUTH,
@@ -417,8 +427,9 @@ test_error_report(void **state)
 		    "AuthenticationFailed: Signature did not match.)" },
 		{ AUTH_MANAGED_IDENTITY, NULL, 403, HTTP_E_NONE,
 		    XERR("AuthorizationSourceIPMismatch", "x"), EXIT_AUTH,
-		    RETRY_NO, "access denied (403 AuthorizationSourceIPMismatch: "
-		    "x) for the system-assigned managed identity" },
+		    RETRY_NO, "access denied (403 "
+		    "AuthorizationSourceIPMismatch: x) for the system-assigned "
+		    "managed identity" },
 		{ AUTH_MANAGED_IDENTITY, NULL, 404, HTTP_E_NONE,
 		    XERR("ContainerNotFound", "The specified container does "
 		    "not exist."), EXIT_NOTFOUND, RETRY_NO,
@@ -452,8 +463,8 @@ test_error_report(void **state)
 		    "InvalidHeaderValue" },
 		{ AUTH_MANAGED_IDENTITY, NULL, 0, HTTP_E_DNS, NULL,
 		    EXIT_TEMPORARY, RETRY_YES, "storage: listing release 1.2: "
-		    "cannot resolve host 127.0.0.1 (curl says); check [storage] "
-		    "endpoint / account and this VM's DNS" },
+		    "cannot resolve host 127.0.0.1 (curl says); check "
+		    "[storage] endpoint / account and this VM's DNS" },
 		{ AUTH_MANAGED_IDENTITY, NULL, 0, HTTP_E_CONNECT, NULL,
 		    EXIT_TEMPORARY, RETRY_YES, "cannot connect to 127.0.0.1 "
 		    "(curl says); check [storage] endpoint" },
@@ -462,8 +473,8 @@ test_error_report(void **state)
 		    "failed (curl says); check [storage] ca_file / the "
 		    "endpoint's certificate" },
 		{ AUTH_MANAGED_IDENTITY, NULL, 0, HTTP_E_RECV, NULL,
-		    EXIT_TEMPORARY, RETRY_YES, "no usable answer from 127.0.0.1 "
-		    "(last: recv: curl says)" },
+		    EXIT_TEMPORARY, RETRY_YES, "no usable answer from "
+		    "127.0.0.1 (last: recv: curl says)" },
 		{ AUTH_MANAGED_IDENTITY, NULL, 0, HTTP_E_TIMEOUT, NULL,
 		    EXIT_TEMPORARY, RETRY_YES, "(last: timeout: curl says)" },
 	};

@@ -19,17 +19,22 @@ static const struct {
 	const char *sha256;
 } vectors[] = {
 	{ "", "d41d8cd98f00b204e9800998ecf8427e",
-	    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" },
+	    "e3b0c44298fc1c149afbf4c8996fb924"
+	    "27ae41e4649b934ca495991b7852b855" },
 	{ "abc", "900150983cd24fb0d6963f7d28e17f72",
-	    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" },
+	    "ba7816bf8f01cfea414140de5dae2223"
+	    "b00361a396177a9cb410ff61f20015ad" },
 	{ "message digest", "f96b697d7cb7938d525a2f31aaf161d0",
-	    "f7846f55cf23e14eebeab5b4e1550cad5b509e3348fbc4efa3a1413d393cb650" },
+	    "f7846f55cf23e14eebeab5b4e1550cad"
+	    "5b509e3348fbc4efa3a1413d393cb650" },
 	{ "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
 	    "8215ef0796a20bcaaae116d3876c664a",
-	    "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1" },
+	    "248d6a61d20638b8e5c026930c3e6039"
+	    "a33ce45964ff2167f6ecedd419db06c1" },
 	{ "12345678901234567890123456789012345678901234567890123456789012345678"
 	  "901234567890", "57edf4a22be3c955ac49da2e2107b67a",
-	    "f371bc4a311f2b009eef952dd83ca80e2b60026c8e935592d0f9c308453c813e" },
+	    "f371bc4a311f2b009eef952dd83ca80e"
+	    "2b60026c8e935592d0f9c308453c813e" },
 };
 
 static void
@@ -110,12 +115,14 @@ test_base64(void **state)
 		const char *raw;
 		const char *b64;
 	} t[] = {
-		{ "", "" }, { "f", "Zg==" }, { "fo", "Zm8=" }, { "foo", "Zm9v" },
+		{ "", "" }, { "f", "Zg==" }, { "fo", "Zm8=" },
+		{ "foo", "Zm9v" },
 		{ "foob", "Zm9vYg==" }, { "fooba", "Zm9vYmE=" },
 		{ "foobar", "Zm9vYmFy" },
 	};
 	static const char *const bad[] = {
-		"Zg=", "Zg", "Z===", "Zm9v!", "Zm=v", "Zh==", "====", "Zg==Zg==",
+		"Zg=", "Zg", "Z===", "Zm9v!", "Zm=v", "Zh==", "====",
+		"Zg==Zg==",
 	};
 	unsigned char out[64], md5[16];
 	char enc[64];
@@ -217,10 +224,13 @@ test_manifest_errors(void **state)
 		{ H1 "  3  a\tb\n", "line 1: control character in path" },
 		{ H1 "  3  a\n\n" H2 "  0  b\n" H1 "  3  a\n",
 		    "line 4: duplicate path \"a\" (first on line 1)" },
-		{ H1 "3  a\n", "line 1: expected two spaces after the SHA-256" },
-		{ "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015a"
+		{ H1 "3  a\n",
+		    "line 1: expected two spaces after the SHA-256" },
+		{ "ba7816bf8f01cfea414140de5dae2223"
+		  "b00361a396177a9cb410ff61f20015a"
 		  "  3  a\n", "line 1: expected 64 hex digits of SHA-256" },
-		{ "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015a"
+		{ "ba7816bf8f01cfea414140de5dae2223"
+		  "b00361a396177a9cb410ff61f20015a"
 		  "g  3  a\n", "line 1: expected 64 hex digits of SHA-256" },
 	};
 	struct manifest m;

@@ -48,7 +48,8 @@ test_parse_table(void **state)
 		  1735689600, 0, NULL, "" },
 		/* expires_on wins over expires_in */
 		{ "{\"access_token\":\"t\",\"expires_in\":\"5\","
-		  "\"expires_on\":\"1735689600\"}", 0, 1735689600, 0, NULL, "" },
+		  "\"expires_on\":\"1735689600\"}", 0, 1735689600, 0, NULL,
+		  "" },
 		{ "{\"access_token\":\"t\",\"expires_in\":\"3600\"}", 0, -1, 0,
 		  NULL, "" },
 		{ "{\"access_token\":\"t\",\"expires_in\":3600,"
@@ -57,8 +58,8 @@ test_parse_table(void **state)
 		  "\"not_before\":\"soon\"}", 0, 1735689600, 0, NULL, "" },
 		{ "{\"expires_on\":\"1735689600\"}", -1, 0, 0, NULL,
 		  "missing access_token" },
-		{ "{\"access_token\":\"\",\"expires_on\":\"1\"}", -1, 0, 0, NULL,
-		  "missing access_token" },
+		{ "{\"access_token\":\"\",\"expires_on\":\"1\"}", -1, 0, 0,
+		  NULL, "missing access_token" },
 		{ "{\"access_token\":42,\"expires_on\":\"1\"}", -1, 0, 0, NULL,
 		  "missing access_token" },
 		{ "{\"access_token\":\"a b\",\"expires_on\":\"1\"}", -1, 0, 0,
@@ -69,10 +70,11 @@ test_parse_table(void **state)
 		  0, NULL, "expires_on is not a number" },
 		{ "{\"access_token\":\"t\",\"expires_on\":\"-5\"}", -1, 0, 0,
 		  NULL, "expires_on is not a number" },
-		{ "{\"access_token\":\"t\",\"expires_on\":\"99999999999999999999"
-		  "\"}", -1, 0, 0, NULL, "expires_on is not a number" },
-		{ "{\"access_token\":\"t\",\"expires_in\":null}", -1, 0, 0, NULL,
-		  "expires_in is not a number" },
+		{ "{\"access_token\":\"t\",\"expires_on\":\""
+		  "99999999999999999999\"}", -1, 0, 0, NULL,
+		  "expires_on is not a number" },
+		{ "{\"access_token\":\"t\",\"expires_in\":null}", -1, 0, 0,
+		  NULL, "expires_in is not a number" },
 		{ "{\"access_token\":\"t\",\"expires_on\":\"1\","
 		  "\"token_type\":\"PoP\"}", -1, 0, 0, NULL,
 		  "token_type is not Bearer" },
@@ -97,8 +99,8 @@ test_parse_table(void **state)
 			fail_msg("case %zu: rc %d (%s)", i, rc, err);
 		if (rc < 0) {
 			if (strncmp(err, t[i].err, strlen(t[i].err)) != 0)
-				fail_msg("case %zu: \"%s\", want \"%s\"", i, err,
-				    t[i].err);
+				fail_msg("case %zu: \"%s\", want \"%s\"", i,
+				    err, t[i].err);
 			assert_null(tok.access_token);
 			continue;
 		}
@@ -152,7 +154,8 @@ sim_sleep(void *arg, int64_t ms)
 }
 
 #define TOKEN_JSON "{\"access_token\":\"eyJhbGciOiJub25lIn0.eyJzZWNyZXQi" \
-	"OjF9.c2VjcmV0\",\"expires_in\":\"86399\",\"expires_on\":\"4102444800\"," \
+	"OjF9.c2VjcmV0\",\"expires_in\":\"86399\","                     \
+	"\"expires_on\":\"4102444800\","                                    \
 	"\"not_before\":\"1735603200\",\"resource\":\"https://storage.azure." \
 	"com/\",\"token_type\":\"Bearer\"}"
 
@@ -405,14 +408,14 @@ test_fetch_400_at_once(void **state)
 		const char *msg;
 	} t[] = {
 		{ "1111-2222", 400, EXIT_AUTH, "error: managed identity: IMDS "
-		  "refused the token request (400 invalid_request: Identity not "
-		  "found): the user-assigned identity client_id=1111-2222 is "
-		  "not assigned to this VM; check [auth] client_id / object_id "
-		  "/ msi_res_id\n" },
+		  "refused the token request (400 invalid_request: Identity "
+		  "not found): the user-assigned identity client_id=1111-2222 "
+		  "is not assigned to this VM; check [auth] client_id / "
+		  "object_id / msi_res_id\n" },
 		{ NULL, 400, EXIT_AUTH, "error: managed identity: IMDS refused "
-		  "the token request (400 invalid_request: Identity not found): "
-		  "no system-assigned identity is enabled on this VM; enable it "
-		  "or set [auth] client_id\n" },
+		  "the token request (400 invalid_request: Identity not "
+		  "found): no system-assigned identity is enabled on this VM; "
+		  "enable it or set [auth] client_id\n" },
 		{ NULL, 403, EXIT_AUTH, "refused the token request (403 "
 		  "forbidden: Request contains X-Forwarded-For); check [imds] "
 		  "endpoint and that no proxy or firewall sits between this VM "
