@@ -75,7 +75,7 @@ int
 imds_token_parse(const char *json, size_t len, struct imds_token *tok,
     char *err, size_t errsz)
 {
-	json_t *root = NULL, *v;
+	json_t *root = NULL, *v, *e;
 	json_error_t jerr;
 	const char *s;
 	int64_t n;
@@ -116,25 +116,22 @@ imds_token_parse(const char *json, size_t len, struct imds_token *tok,
 		snprintf(err, errsz, "token_type is not Bearer");
 		goto out;
 	}
-	/* expires_on is absolute; expires_in depends on when it was issued */
+	/*
+	 * expires_on is absolute (preferred); expires_in counts from issue.
+	 * An unreadable expires_on falls back to expires_in.
+	 */
 	v = json_object_get(root, "expires_on");
+	e = json_object_get(root, "expires_in");
 	if (v != NULL && json_int64(v, &n) == 0) {
 		tok->expires_on = n;
-	} else if (v != NULL) {
-		snprintf(err, errsz, "expires_on is not a number");
-		goto out;
-	} else {
-		v = json_object_get(root, "expires_in");
-		if (v == NULL) {
-			snprintf(err, errsz, "missing expires_on and "
-			    "expires_in");
-			goto out;
-		}
-		if (json_int64(v, &n) < 0) {
-			snprintf(err, errsz, "expires_in is not a number");
-			goto out;
-		}
+	} else if (e != NULL && json_int64(e, &n) == 0) {
 		tok->expires_on = clock_wall_s() + n;
+	} else {
+		snprintf(err, errsz, "%s", v != NULL ?
+		    "expires_on is not a number" : e != NULL ?
+		    "expires_in is not a number" :
+		    "missing expires_on and expires_in");
+		goto out;
 	}
 	v = json_object_get(root, "not_before");
 	if (v != NULL && json_int64(v, &n) == 0)

@@ -68,6 +68,10 @@ test_parse_table(void **state)
 		  "missing expires_on and expires_in" },
 		{ "{\"access_token\":\"t\",\"expires_on\":\"tomorrow\"}", -1, 0,
 		  0, NULL, "expires_on is not a number" },
+		/* an App Service style date in expires_on: expires_in wins */
+		{ "{\"access_token\":\"t\",\"expires_on\":\"09/14/2017 "
+		  "00:00:00 PM +00:00\",\"expires_in\":\"3600\"}", 0, -1, 0,
+		  NULL, "" },
 		{ "{\"access_token\":\"t\",\"expires_on\":\"-5\"}", -1, 0, 0,
 		  NULL, "expires_on is not a number" },
 		{ "{\"access_token\":\"t\",\"expires_on\":\""
