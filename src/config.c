@@ -218,6 +218,10 @@ key_store(struct config *cfg, int i, const char *value)
 		if (*value != '\0' && strncmp(value, "http://", 7) != 0 &&
 		    strncmp(value, "https://", 8) != 0)
 			return -1;
+		/* a host after the scheme */
+		if (*value != '\0' && (value[strcspn(value, ":") + 3] == '\0' ||
+		    value[strcspn(value, ":") + 3] == '/'))
+			return -1;
 		/* FALLTHROUGH */
 	case CFG_STRING: {
 		char **s = (char **)(void *)field;
@@ -338,10 +342,30 @@ cfg_reader(char *buf, int size, void *arg)
 {
 	struct ini_ctx *c = arg;
 	char line[1024], *t, *end;
+	int ch;
 
 	if (fgets(buf, size, c->fp) == NULL)
 		return NULL;
 	c->line++;
+	/* inih's buffer is short (200 on Debian): never split a line */
+	if (strchr(buf, '\n') == NULL && (ch = getc(c->fp)) != EOF &&
+	    ch != '\n') {
+		while (ch != EOF && ch != '\n')
+			ch = getc(c->fp);
+		log_error("%s:%d: line longer than %d characters; set this "
+		    "value with GREENLIGHT_<SECTION>_<KEY> in the environment "
+		    "instead", c->path, c->line, size - 1);
+		c->problems++;
+		buf[0] = '\0';
+		return buf;
+	}
+	/* no leading blanks: inih would take the line as a continuation */
+	t = buf;
+	if (c->line == 1 && strncmp(t, "\xEF\xBB\xBF", 3) == 0)
+		t += 3; /* UTF-8 byte order mark */
+	while (*t == ' ' || *t == '\t')
+		t++;
+	memmove(buf, t, strlen(t) + 1);
 	if (snprintf(line, sizeof(line), "%s", buf) >= (int)sizeof(line)) {
 		log_error("%s:%d: line too long", c->path, c->line);
 		c->problems++;
@@ -368,6 +392,8 @@ cfg_reader(char *buf, int size, void *arg)
 			    c->path, c->line, c->section);
 			c->problems++;
 		}
+		/* hand inih the trimmed name: "[ storage ]" is [storage] */
+		snprintf(buf, (size_t)size, "[%s]\n", c->section);
 		return buf;
 	}
 	if (strchr(t, '=') == NULL) {
@@ -387,14 +413,14 @@ cfg_handler(void *user, const char *section, const char *name,
 	char where[512], origin[512];
 	int i;
 
-	if (!section_known(section))
-		return 1; /* reported once at the header */
 	if (*section == '\0') {
 		log_error("%s:%d: key \"%s\" outside any section", c->path,
 		    c->line, name);
 		c->problems++;
 		return 1;
 	}
+	if (!section_known(section))
+		return 1; /* reported once at the header */
 	i = key_find(section, name);
 	if (i < 0) {
 		log_error("%s:%d: unknown key \"%s\" in [%s]", c->path,
@@ -437,6 +463,11 @@ config_read_file(struct config *cfg, const char *path, int must_exist)
 	}
 	cfg->path = strdup(path);
 	ini_parse_stream(cfg_reader, &c, cfg_handler, &c);
+	if (ferror(c.fp)) {
+		log_error("%s: cannot read configuration: %s", path,
+		    strerror(errno));
+		c.problems++;
+	}
 	fclose(c.fp);
 	return c.problems;
 }
@@ -544,6 +575,14 @@ config_set(struct config *cfg, const char *name, const char *value,
 		log_error("%s: unknown key %s.%s", origin, section, keybuf);
 		return -1;
 	}
+	if (cfg_keys[i].flags & CFG_SECRET) {
+		/* argv is readable by every user (ps, /proc) */
+		env_name(&cfg_keys[i], where, sizeof(where));
+		log_error("%s: %s.%s is a secret and cannot be set on the "
+		    "command line; use the environment (%s) or the "
+		    "configuration file", origin, section, keybuf, where);
+		return -1;
+	}
 	snprintf(where, sizeof(where), "%s", origin);
 	return key_apply(cfg, i, eq ? eq + 1 : value, where, origin);
 }
@@ -563,6 +602,21 @@ container_valid(const char *s)
 		if (s[i] == '-' && s[i + 1] == '-')
 			return 0;
 	}
+	return 1;
+}
+
+/* Storage account names: 3-24 lower-case letters and digits. */
+static int
+account_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 3 || n > 24)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!islower((unsigned char)s[i]) &&
+		    !isdigit((unsigned char)s[i]))
+			return 0;
 	return 1;
 }
 
@@ -596,7 +650,12 @@ config_check(struct config *cfg, unsigned need)
 	int n = 0, ids = 0;
 	char url[512];
 
-	if (cfg->endpoint == NULL && cfg->account != NULL) {
+	if (cfg->account != NULL && !account_valid(cfg->account)) {
+		log_error("%s: storage.account \"%s\" is not a valid storage "
+		    "account name (3-24 lower-case letters and digits)",
+		    origin_of(cfg, "storage", "account"), cfg->account);
+		n++;
+	} else if (cfg->endpoint == NULL && cfg->account != NULL) {
 		if (snprintf(url, sizeof(url), "https://%s.blob.core.windows.net",
 		    cfg->account) >= (int)sizeof(url)) {
 			log_error("storage.account: too long");
@@ -609,7 +668,7 @@ config_check(struct config *cfg, unsigned need)
 		}
 	}
 	if (need & CONFIG_NEED_STORAGE) {
-		if (cfg->endpoint == NULL) {
+		if (cfg->endpoint == NULL && cfg->account == NULL) {
 			log_error("storage.account is required (or "
 			    "storage.endpoint): set it in the config file or "
 			    "GREENLIGHT_STORAGE_ACCOUNT");
@@ -626,6 +685,12 @@ config_check(struct config *cfg, unsigned need)
 		log_error("%s: storage.endpoint \"%s\" must use https:// "
 		    "(tokens are never sent over plain HTTP)",
 		    origin_of(cfg, "storage", "endpoint"), cfg->endpoint);
+		n++;
+	}
+	if (cfg->endpoint != NULL && strpbrk(cfg->endpoint, "?#") != NULL) {
+		log_error("%s: storage.endpoint must be the blob service URL "
+		    "without a query; put a SAS token in auth.sas_file",
+		    origin_of(cfg, "storage", "endpoint"));
 		n++;
 	}
 	if (cfg->container != NULL && !container_valid(cfg->container)) {
@@ -714,6 +779,8 @@ key_format(const struct config *cfg, int i, char *out, size_t outsz)
 			snprintf(out, outsz, "%s", "");
 		else if (k->flags & CFG_SECRET)
 			snprintf(out, outsz, "%s", "********");
+		else if (k->type == CFG_URL)
+			log_redact(s, out, outsz); /* a query may hold a SAS */
 		else
 			snprintf(out, outsz, "%s", s);
 		return;
