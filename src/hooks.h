@@ -19,7 +19,8 @@
 
 #define HOOKS_TIMEOUT_MS 300000 /* when the spec gives none */
 #define HOOKS_TAIL_MAX 4096
-#define HOOKS_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define HOOKS_PATH \
+	"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 enum hook_outcome {
 	HOOK_OK,      /* exited 0 */
@@ -41,7 +42,7 @@ struct hook {
 				NULL: as greenlight */
 	char *const *env;    /* spec's "NAME=value" strings, NULL-terminated */
 	const char *release;	  /* GREENLIGHT_RELEASE */
-	const char *previous;	  /* GREENLIGHT_PREVIOUS_RELEASE, NULL = "" */
+	const char *previous;	  /* ..._PREVIOUS_RELEASE, NULL = "" */
 	const char *release_dir;  /* GREENLIGHT_RELEASE_DIR */
 	const char *root;	  /* GREENLIGHT_ROOT */
 };

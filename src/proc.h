@@ -38,9 +38,9 @@ struct proc_result {
 	int status;	 /* exit status when exited */
 	int signal;	 /* signal that killed it, or 0 */
 	int timed_out;	 /* 1: killed because the timeout passed */
-	int leftovers;	 /* 1: group members outlived it and were killed */
+	int leftovers;	 /* 1: group members outlived it (killed) */
 	int64_t ms;	 /* wall time */
-	char *tail;	 /* last output bytes, NUL-terminated (caller frees) */
+	char *tail;	 /* output tail, NUL-terminated; caller frees */
 	size_t tail_len;
 };
 
@@ -53,7 +53,8 @@ struct proc_result {
 int proc_run(const struct proc_opts *opts, struct proc_result *res);
 /* Free res->tail; res may be reused. */
 void proc_result_free(struct proc_result *res);
-/* "exited with status 3", "killed by signal 9 (KILL)", "timed out after 30s". */
+/* "exited with status 3", "killed by signal 9 (KILL)", "timed out after
+ * 30s; its process group was killed". */
 void proc_describe(const struct proc_result *res, int64_t timeout_ms,
     char *out, size_t outsz);
 /* Find a bare command name in a PATH list; 0 and the path in out, or -1. */

@@ -87,7 +87,8 @@ sb_add(struct sbuf *b, const char *p, size_t n)
 
 		while (ncap < b->len + n + 1)
 			ncap *= 2;
-		if (ncap > UNIT_TEXT_MAX || (ns = realloc(b->s, ncap)) == NULL) {
+		if (ncap > UNIT_TEXT_MAX ||
+		    (ns = realloc(b->s, ncap)) == NULL) {
 			b->oom = 1;
 			return;
 		}
@@ -406,7 +407,8 @@ unit_check(const struct service_unit *u)
 		}
 	}
 	if (u->scope == SCOPE_SYSTEM && u->group != NULL) {
-		if (!account_name_valid(u->group) || getgrnam(u->group) == NULL) {
+		if (!account_name_valid(u->group) ||
+		    getgrnam(u->group) == NULL) {
 			log_error("service %s: group \"%s\" does not exist on "
 			    "this machine", u->name, u->group);
 			ok = 0;
@@ -694,6 +696,7 @@ service_ctl(enum install_scope scope, const char *verb, const char *unit,
 	struct proc_result r = { 0 };
 	struct lines out = { .len = 0 };
 	char unitfile[UNIT_NAME_MAX + 16], what[128];
+	const char *user = scope == SCOPE_USER ? " --user" : "";
 	char *argv[8];
 	int n = 0, rc = -1, quiet;
 
@@ -737,12 +740,14 @@ service_ctl(enum install_scope scope, const char *verb, const char *unit,
 		goto out;
 	}
 	rc = r.status;
-	if (rc != 0 && !quiet)
-		log_error("systemctl%s %s %s: failed (status %d)%s%s%s",
-		    scope == SCOPE_USER ? " --user" : "", verb,
-		    unit ? unitfile : "", rc, out.len ? ":\n  " : "",
-		    out.text, unit && strcmp(verb, "daemon-reload") ?
-		    "\n  (see: journalctl -u UNIT, systemctl status UNIT)" : "");
+	if (rc != 0 && !quiet && unit != NULL)
+		log_error("systemctl%s %s %s: failed (status %d)%s%s\n  "
+		    "see: systemctl%s status %s; journalctl%s -u %s",
+		    user, verb, unitfile, rc, out.len ? ":\n  " : "",
+		    out.text, user, unitfile, user, unitfile);
+	else if (rc != 0 && !quiet)
+		log_error("systemctl%s %s: failed (status %d)%s%s", user,
+		    verb, rc, out.len ? ":\n  " : "", out.text);
 	else if (out.len)
 		log_debug("systemctl %s: %s", verb, out.text);
 out:

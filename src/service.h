@@ -46,8 +46,7 @@ struct service_unit {
 	char *const *writable_paths; /* ReadWritePaths=, NULL-terminated */
 	const char *release_dir; /* the release on disk now (lookup, verify) */
 	const char *current_dir; /* how the unit names it (root/current) */
-	const char *release;	 /* release name, for messages only (the unit
-				    text names none) */
+	const char *release;	 /* for messages; the text names none */
 	enum install_scope scope;
 	int no_hardening;	 /* 1: leave out the sandboxing settings */
 };

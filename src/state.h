@@ -32,7 +32,7 @@ extern const char *const state_phase_names[PHASE__MAX];
 
 enum state_result {
 	RESULT_NONE,	   /* nothing recorded yet */
-	RESULT_RUNNING,	   /* started, not finished (crashed if still so) */
+	RESULT_RUNNING,	   /* started, not finished (or killed) */
 	RESULT_OK,	   /* new release active and healthy */
 	RESULT_NOOP,	   /* already current and intact: nothing done */
 	RESULT_ROLLEDBACK, /* failed after activate; previous restored */

@@ -153,7 +153,7 @@ expect_exit 0 "$SVC" ctl daemon-reload
 expect_exit 1 "$SVC" ctl start gl-broken
 assert_contains "$T/err" "systemctl --user start gl-broken.service: failed (status 1):"
 assert_contains "$T/err" "Job for gl-broken.service failed"
-assert_contains "$T/err" "(see: journalctl -u UNIT, systemctl status UNIT)"
+assert_contains "$T/err" "see: systemctl --user status gl-broken.service; journalctl --user -u gl-broken.service"
 
 # A warning alone (status 0) fails verify too: User=nobody, system scope.
 expect_exit 1 "$SVC" verify --scope system --name gl-nobody --user nobody \

@@ -403,8 +403,8 @@ static void
 test_environment_overrides_and_cwd(void **state)
 {
 	char *argv[] = { "sh", "-c", "echo \"$PATH|$LANG|$(pwd)\"", NULL };
-	char *spec_env[] = { "PATH=/usr/bin:/bin:/opt/tools", "LANG=de_DE.UTF-8",
-		NULL };
+	char *spec_env[] = { "PATH=/usr/bin:/bin:/opt/tools",
+		"LANG=de_DE.UTF-8", NULL };
 	char *bad_env[] = { "NOEQUALS", NULL };
 	struct hook h = hook_sh("before_start", NULL, 5000);
 	struct hook_result r;
@@ -436,8 +436,8 @@ test_environment_overrides_and_cwd(void **state)
 static void
 test_no_inherited_fds(void **state)
 {
-	char *argv[] = { "sh", "-c", "ls /proc/self/fd | sort -n | tr '\\n' ' '",
-		NULL };
+	char *argv[] = { "sh", "-c",
+		"ls /proc/self/fd | sort -n | tr '\\n' ' '", NULL };
 	struct hook h = hook_sh("t", NULL, 5000);
 	struct hook_result r;
 	int fd = open("/dev/null", O_RDONLY); /* not close-on-exec */

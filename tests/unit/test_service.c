@@ -292,7 +292,8 @@ test_home_root_stays_visible(void **state)
 {
 	char *argv[] = { "/bin/true", NULL };
 	struct service_unit u = {
-		.name = "h", .argv = argv, .current_dir = "/home/app/gl/current",
+		.name = "h", .argv = argv,
+		.current_dir = "/home/app/gl/current",
 		.scope = SCOPE_SYSTEM,
 	};
 	char *text = NULL;
@@ -487,7 +488,8 @@ test_verify_generated(void **state)
 			  .release_dir = rel,
 			  .current_dir = "/opt/greenlight/current",
 			  .scope = scopes[s] },
-			{ .name = "web.shell", .shell = "exec bin/server \"$X\"",
+			{ .name = "web.shell",
+			  .shell = "exec bin/server \"$X\"",
 			  .release_dir = rel,
 			  .current_dir = "/home/app/current",
 			  .scope = scopes[s], .no_hardening = 1 },
