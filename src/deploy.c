@@ -100,6 +100,7 @@ deploy_target(struct deploy *d, const char *release)
 	    fs_path_join(d->stage, sizeof(d->stage), d->paths.staging,
 	    release) < 0 ||
 	    fs_path_join(d->tree, sizeof(d->tree), d->stage, "tree") < 0 ||
+	    fs_path_join(d->files, sizeof(d->files), d->stage, "files") < 0 ||
 	    fs_path_join(d->fstage, sizeof(d->fstage), d->stage, "fetch") < 0)
 		return EXIT_CONFIG;
 	return EXIT_OK;
@@ -359,6 +360,17 @@ deploy_run(const struct config *cfg, const struct deploy_opts *opts)
 	    d->paths.previous, prev, sizeof(prev)) < 0) {
 		rc = EXIT_LOCAL;
 		goto out;
+	}
+	if (d->st->last.result == RESULT_RUNNING) {
+		const struct state_run *last = &d->st->last;
+		int same = last->release != NULL &&
+		    strcmp(last->release, d->release) == 0;
+
+		log_warn("the last %s of %s did not finish (killed?); %s",
+		    last->command ? last->command : "run",
+		    last->release ? last->release : "?",
+		    same ? "finishing it now" : "deploying this release "
+		    "instead");
 	}
 	if (deploy_plan_noop(d, cur)) {
 		const struct state_run *last = &d->st->last;

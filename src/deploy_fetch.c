@@ -24,8 +24,16 @@
  * A stream whose bytes turn out hostile fails but does not stop the
  * download: the engine may still restart that blob after a digest mismatch
  * (a corrupted byte in transit), and the stream then starts over with it.
+ *
+ * Layout in staging/<R>/: fetch/ is the engine's resumable staging, files/
+ * the verified download (the engine's destination), tree/ the release
+ * being built: loose files hard-linked from files/, archives extracted.
+ * tree/ is made afresh by every run, files/ survives a crash, so a rerun
+ * downloads nothing it already has.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -271,7 +279,7 @@ unpack_all(struct deploy *d, struct streams *s, const struct spec *sp)
 		enum unpack_status st;
 		const char *how = "after the download";
 
-		if (fs_path_join(file, sizeof(file), d->tree, ar->path) < 0) {
+		if (fs_path_join(file, sizeof(file), d->files, ar->path) < 0) {
 			deploy_fail(d, "unpack %s: path too long", ar->path);
 			return EXIT_LOCAL;
 		}
@@ -304,12 +312,76 @@ unpack_all(struct deploy *d, struct streams *s, const struct spec *sp)
 		log_info("unpack %s: extracted into %s%s (%s)", ar->path,
 		    ar->dest[0] ? ar->dest : "the release root",
 		    ar->dest[0] ? "/" : "", how);
-		/* the tree keeps what it unpacked, not the archive too */
-		if (unlink(file) < 0)
-			log_warn("%s: cannot remove after unpacking: %s", file,
-			    strerror(errno));
 	}
 	return EXIT_OK;
+}
+
+/* Is rel an archive the spec unpacks (so not a file of the tree)? */
+static int
+is_archive(const struct spec *sp, const char *rel)
+{
+	return spec_archive_find(sp, rel) != NULL;
+}
+
+/*
+ * Hard-link every downloaded file but the archives from d->files into the
+ * tree (same file system: both are in staging/<R>). A link, not a copy:
+ * cheap, and d->files stays complete for a rerun after a crash (a hook
+ * that changes a file in place changes both; the rerun's fetch notices
+ * the digest and downloads that file again).
+ */
+static int
+link_tree(struct deploy *d, const struct spec *sp, const char *rel)
+{
+	char from[PATH_MAX], to[PATH_MAX], sub[PATH_MAX];
+	struct dirent *de;
+	struct stat st;
+	DIR *dir = NULL;
+	int rc = -1;
+
+	if (fs_path_join(from, sizeof(from), d->files, rel) < 0 ||
+	    (dir = opendir(from)) == NULL) {
+		deploy_fail(d, "cannot read %s: %s", from, strerror(errno));
+		return -1;
+	}
+	while ((de = readdir(dir)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		if ((rel[0] != '\0' ? snprintf(sub, sizeof(sub), "%s/%s", rel,
+		    de->d_name) : snprintf(sub, sizeof(sub), "%s",
+		    de->d_name)) >= (int)sizeof(sub) ||
+		    fs_path_join(from, sizeof(from), d->files, sub) < 0 ||
+		    fs_path_join(to, sizeof(to), d->tree, sub) < 0) {
+			deploy_fail(d, "%s: path too long", sub);
+			goto out;
+		}
+		if (lstat(from, &st) < 0) {
+			deploy_fail(d, "%s: %s", from, strerror(errno));
+			goto out;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			if ((mkdir(to, 0755) < 0 && errno != EEXIST) ||
+			    link_tree(d, sp, sub) < 0) {
+				if (d->why[0] == '\0')
+					deploy_fail(d, "mkdir %s: %s", to,
+					    strerror(errno));
+				goto out;
+			}
+			continue;
+		}
+		if (!S_ISREG(st.st_mode) || is_archive(sp, sub))
+			continue;
+		if (link(from, to) < 0) {
+			deploy_fail(d, "cannot link %s to %s: %s", from, to,
+			    strerror(errno));
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	closedir(dir);
+	return rc;
 }
 
 int
@@ -328,13 +400,13 @@ deploy_fetch_tree(struct deploy *d, struct spec **specp)
 	memset(&s, 0, sizeof(s));
 	s.d = d;
 	/* the tree is rebuilt on every run (hooks may have changed a tree
-	 * left by a crash); the download in fstage resumes */
+	 * left by a crash); the download in files and fstage is reused */
 	if (fs_rm_rf(d->tree) < 0 || fs_mkdir_p(d->tree, 0755) < 0) {
 		deploy_fail(d, "cannot prepare %s", d->tree);
 		return EXIT_LOCAL;
 	}
 	memset(&fo, 0, sizeof(fo));
-	fo.dest = d->tree;
+	fo.dest = d->files;
 	fo.staging = d->fstage;
 	fo.progress = d->opts->progress;
 	fo.watch = stream_watch;
@@ -358,7 +430,7 @@ deploy_fetch_tree(struct deploy *d, struct spec **specp)
 	deploy_state_save(d);
 	deploy_crash_point("deploy-unpack");
 	rc = EXIT_CONFIG;
-	if (fs_path_join(specfile, sizeof(specfile), d->tree, SPEC_FILE) < 0)
+	if (fs_path_join(specfile, sizeof(specfile), d->files, SPEC_FILE) < 0)
 		goto out;
 	text = fs_read_file(specfile, SPEC_TEXT_MAX, &len, 1);
 	if (text == NULL) {
@@ -389,6 +461,12 @@ deploy_fetch_tree(struct deploy *d, struct spec **specp)
 		deploy_fail(d, "%s of release %s has %d problem%s (see "
 		    "above); nothing was switched", SPEC_FILE, d->release,
 		    problems, problems == 1 ? "" : "s");
+		goto out;
+	}
+	rc = EXIT_LOCAL;
+	d->why[0] = '\0';
+	if (link_tree(d, sp, "") < 0) {
+		streams_discard(&s);
 		goto out;
 	}
 	rc = unpack_all(d, &s, sp);

@@ -34,8 +34,9 @@ struct deploy {
 	char old_current[RELEASE_NAME_MAX + 1];	 /* what to go back to */
 	char old_previous[RELEASE_NAME_MAX + 1]; /* and its previous */
 	char stage[PATH_MAX];  /* staging/<R> */
+	char files[PATH_MAX];  /* staging/<R>/files: the verified download */
+	char fstage[PATH_MAX]; /* staging/<R>/fetch: the download's staging */
 	char tree[PATH_MAX];   /* staging/<R>/tree: the release being built */
-	char fstage[PATH_MAX]; /* staging/<R>/fetch: the resumable download */
 	char reldir[PATH_MAX]; /* releases/<R> */
 	struct fetch_stats fetch;
 	int activated;		/* current was switched to the target */
@@ -75,9 +76,10 @@ int deploy_plan_print(struct deploy *d, const char *cur, const char *prev);
 
 /* deploy_fetch.c */
 /*
- * Download the release into d->tree (fresh) through the resumable
- * d->fstage, unpack its archives (streamed while they download where
- * possible), and load its spec into *spec. Returns an enum exit_code.
+ * Download the release into d->files (resumable, kept across runs until
+ * the release is installed), build d->tree afresh from it: loose files
+ * hard-linked, archives unpacked (streamed while they download where
+ * possible); load its spec into *spec. Returns an enum exit_code.
  */
 int deploy_fetch_tree(struct deploy *d, struct spec **spec);
 

@@ -34,12 +34,8 @@ deploy_plan_noop(struct deploy *d, const char *cur)
 	if (strcmp(cur, d->release) != 0)
 		return 0;
 	if (last->result == RESULT_RUNNING && last->release != NULL &&
-	    strcmp(last->release, d->release) == 0) {
-		log_warn("the last %s of %s did not finish (killed?); "
-		    "finishing it now", last->command ? last->command :
-		    "deploy", d->release);
-		return 0;
-	}
+	    strcmp(last->release, d->release) == 0)
+		return 0;	/* interrupted: finish it (deploy_run says so) */
 	if (!release_intact(&d->paths, d->release, 0)) {
 		log_warn("release %s: current but not intact; installing it "
 		    "again", d->release);

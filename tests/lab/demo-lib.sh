@@ -31,3 +31,50 @@ demo_version() {
 demo_state() {
 	jq -r "$1" "$T/state/state.json"
 }
+
+# demo_observe_start PORT: poll /version every 50 ms in the background (at
+# most 10 minutes) into $T/observed, one answer per line.
+demo_observe_start() {
+	local port=$1
+	(
+		for ((i = 0; i < 12000; i++)); do
+			demo_version "$port" >>"$T/observed"
+			sleep 0.05
+		done
+	) &
+	lab_track $!
+	DEMO_OBSERVER=$!
+}
+
+# demo_observe_check OLD NEW: every answer seen was release OLD or NEW
+# whole (or nothing answering during a restart); never a mix.
+demo_observe_check() {
+	local bad
+	bad=$(grep -v -x -e "code=$1 data=$1" -e "code=$2 data=$2" -e down \
+		"$T/observed" | sort | uniq -c) || true
+	[ -z "$bad" ] || fail "the workload answered with a mix: $bad"
+	grep -q -x -e "code=$1 data=$1" -e "code=$2 data=$2" "$T/observed" ||
+		fail "the workload never answered"
+}
+
+# demo_answers PORT OLD NEW: within 10 s the workload answers, with release
+# OLD or NEW whole; prints which.
+demo_answers() {
+	local v i
+	for ((i = 0; i < 100; i++)); do
+		v=$(demo_version "$1")
+		case $v in
+		"code=$2 data=$2") echo "$2"; return 0 ;;
+		"code=$3 data=$3") echo "$3"; return 0 ;;
+		down) sleep 0.1 ;;
+		*) fail "the workload answered with a mix: $v" ;;
+		esac
+	done
+	fail "the workload does not answer"
+}
+
+# demo_kill9 PID: SIGKILL a deploy we started, and reap it.
+demo_kill9() {
+	kill -KILL "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+}
