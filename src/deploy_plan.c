@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "agent.h"
 #include "auth.h"
@@ -156,7 +157,8 @@ plan_remote(struct deploy *d, struct spec **spp)
 	struct blob_list list = { NULL, 0 };
 	struct http_response resp;
 	char prefix[RELEASE_NAME_MAX + 2], name[RELEASE_NAME_MAX + 16];
-	char dir[] = "/tmp/greenlight-plan-XXXXXX", file[64], size[32];
+	char dir[] = "/tmp/greenlight-plan-XXXXXX", sub[64 + RELEASE_NAME_MAX];
+	char file[128 + RELEASE_NAME_MAX], size[32];
 	uint64_t total = 0;
 	int rc = EXIT_FAILURE_, problems = 0, have_spec = 0, made = 0;
 
@@ -202,7 +204,14 @@ plan_remote(struct deploy *d, struct spec **spp)
 		goto out;
 	}
 	made = 1;
-	snprintf(file, sizeof(file), "%s/%s", dir, SPEC_FILE);
+	/* messages then read ".../<R>/release.ini:LINE: ..." */
+	snprintf(sub, sizeof(sub), "%s/%s", dir, d->release);
+	snprintf(file, sizeof(file), "%s/%s", sub, SPEC_FILE);
+	if (mkdir(sub, 0700) < 0) {
+		log_error("plan: mkdir %s: %s", sub, strerror(errno));
+		goto out;
+	}
+	made = 2;
 	if (fs_write_atomic(file, resp.body ? resp.body : "", resp.body_len,
 	    0600) < 0)
 		goto out;
@@ -221,10 +230,12 @@ plan_remote(struct deploy *d, struct spec **spp)
 	}
 	rc = EXIT_OK;
 out:
-	if (made) {
+	if (made == 2) {
 		unlink(file);
-		rmdir(dir);
+		rmdir(sub);
 	}
+	if (made)
+		rmdir(dir);
 	http_response_clear(&resp);
 	blob_list_free(&list);
 	blob_service_free(bs);
