@@ -196,7 +196,7 @@ health_on_events(struct health *h, const struct sched_doc *doc)
 
 void
 health_on_imds_error(struct health *h, enum events_result r, long status,
-    const char *err)
+    const char *err, int64_t started_ms)
 {
 	METRIC_INC(h->metrics.imds_polls);
 	METRIC_INC(h->metrics.imds_errors);
@@ -204,12 +204,12 @@ health_on_imds_error(struct health *h, enum events_result r, long status,
 	h->imds_ok = 0;
 	if (!h->imds_outage) {
 		h->imds_outage = 1;
-		h->imds_outage_ms = clock_mono_ms();
+		h->imds_outage_ms = started_ms;
 		METRIC_INC(h->metrics.imds_outages);
-		log_warn("health: Scheduled Events unavailable (%s: %s); "
-		    "keeping the last known state (%s) until IMDS answers",
-		    events_result_names[r], err,
-		    drain_state_names[h->drain.state]);
+		log_warn("health: Scheduled Events unavailable (%s%s); keeping "
+		    "the last known state (%s) until IMDS answers", err,
+		    r == EVENTS_MALFORMED ? ", not the documented document" :
+		    "", drain_state_names[h->drain.state]);
 	}
 	(void)status;
 	pthread_mutex_unlock(&h->mu);

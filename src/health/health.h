@@ -62,9 +62,9 @@ void health_admin(struct health *h, int drain, char *msg, size_t msgsz);
 void health_set_vm_name(struct health *h, const char *name);
 /* For the poller: a document was read and parsed. */
 void health_on_events(struct health *h, const struct sched_doc *doc);
-/* For the poller: a poll failed (r, status, err say how). */
+/* For the poller: a poll begun at started_ms (monotonic) failed. */
 void health_on_imds_error(struct health *h, enum events_result r,
-    long status, const char *err);
+    long status, const char *err, int64_t started_ms);
 
 /* What /health answers for a view. */
 enum probe_result health_probe_result(const struct health_view *v);

@@ -127,7 +127,7 @@ poller_main(void *arg)
 			if (r != EVENTS_UNREACHABLE)
 				answered = 1;
 			failures++;
-			health_on_imds_error(p->h, r, status, err);
+			health_on_imds_error(p->h, r, status, err, start);
 		}
 		delay = p->interval_ms;
 		for (int i = 1; i < failures && delay < BACKOFF_CAP_MS; i++)

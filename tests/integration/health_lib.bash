@@ -198,3 +198,44 @@ hl_last_slow_end() {
 		print(t)
 	EOF
 }
+
+# hl_sample NAME SECONDS FILE [PATH]: GET NAME's daemon PATH (default
+# /health) every 0.1 s for SECONDS; "code seconds" lines into FILE.
+hl_sample() {
+	local url="http://127.0.0.1:${DPORT[$1]}${4:-/health}" end
+	end=$(( ${EPOCHREALTIME/./} + $2 * 1000000 ))
+	: >"$3"
+	while [ "${EPOCHREALTIME/./}" -lt "$end" ]; do
+		curl -s -o /dev/null -w '%{http_code} %{time_total}\n' \
+			--max-time 2 "$url" >>"$3" || echo "000 2" >>"$3"
+		sleep 0.1
+	done
+}
+
+# hl_sample_all FILE CODE: every sample in FILE answered CODE, each in
+# under half a second; prints the count.
+hl_sample_all() {
+	local n bad slow
+	n=$(wc -l <"$1")
+	bad=$(awk -v c="$2" '$1 != c' "$1" | wc -l)
+	slow=$(awk '$2 > 0.5' "$1" | wc -l)
+	[ "$n" -gt 5 ] || fail "only $n samples in $1"
+	[ "$bad" = 0 ] || { _lab_show "$1"; fail "$bad of $n probes in $1 did not answer $2"; }
+	[ "$slow" = 0 ] || { _lab_show "$1"; fail "$slow of $n probes in $1 took over 0.5 s"; }
+	echo "$n"
+}
+
+# hl_code NAME [PATH]: the HTTP status NAME's daemon answers on PATH.
+hl_code() {
+	curl -s -o /dev/null -w '%{http_code}' --max-time 2 \
+		"http://127.0.0.1:${DPORT[$1]}${2:-/health}"
+}
+
+hl_code_is() {
+	[ "$(hl_code "$1" "${3:-/health}")" = "$2" ]
+}
+
+# hl_get NAME PATH: the body NAME's daemon answers on PATH.
+hl_get() {
+	curl -s --max-time 5 "http://127.0.0.1:${DPORT[$1]}$2"
+}
