@@ -52,7 +52,7 @@ struct hook_result {
 	int status;	  /* exit status (HOOK_OK/HOOK_FAILED) */
 	int signal;	  /* HOOK_KILLED */
 	int64_t ms;	  /* how long it ran */
-	char message[256]; /* "hook validate: timed out after 30s" */
+	char message[256]; /* "hook validate: exited with status 1" */
 	char tail[HOOKS_TAIL_MAX + 1]; /* last output bytes, NUL-terminated */
 	size_t tail_len;
 };

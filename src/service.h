@@ -9,8 +9,9 @@
  *   taken relative to the release (written as current_dir/cmd); a bare name
  *   is looked up in release_dir, then in systemd's fixed PATH
  *   (/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin) at render
- *   time and logged. Each argument is quoted per systemd.syntax(7): %, $,
- *   backslash, quotes and control characters escaped; a lone ";" as "\;".
+ *   time and logged. An argument with anything but [A-Za-z0-9_./:=,+@-]
+ *   is double-quoted per systemd.syntax(7): % and $ doubled, backslash,
+ *   quote and control bytes C-escaped (so a lone ";" is ";", a literal).
  * - The unit refers to the release through current_dir (root/current), so
  *   switching `current` and restarting is the whole activation.
  * - The text names no release, so it stays byte-identical across releases
