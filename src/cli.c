@@ -200,8 +200,13 @@ opt_match(const char *arg, const char *name, const char **inline_val)
 static int
 usage_error(struct cli_ctx *ctx, const char *first, const char *second)
 {
-	fprintf(stderr, "greenlight %s: %s%s\nTry 'greenlight help %s'.\n",
-	    ctx->command, first, second, ctx->command);
+	const struct cli_command *cmd = command_find(ctx->command);
+
+	fprintf(stderr, "greenlight %s: %s%s\n", ctx->command, first, second);
+	if (cmd != NULL)
+		fprintf(stderr, "usage: greenlight %s%s%s [options]\n",
+		    cmd->name, *cmd->usage ? " " : "", cmd->usage);
+	fprintf(stderr, "Try 'greenlight help %s'.\n", ctx->command);
 	return -1;
 }
 
