@@ -656,7 +656,8 @@ config_check(struct config *cfg, unsigned need)
 		    origin_of(cfg, "storage", "account"), cfg->account);
 		n++;
 	} else if (cfg->endpoint == NULL && cfg->account != NULL) {
-		if (snprintf(url, sizeof(url), "https://%s.blob.core.windows.net",
+		if (snprintf(url, sizeof(url),
+		    "https://%s.blob.core.windows.net",
 		    cfg->account) >= (int)sizeof(url)) {
 			log_error("storage.account: too long");
 			n++;
@@ -681,7 +682,8 @@ config_check(struct config *cfg, unsigned need)
 			n++;
 		}
 	}
-	if (cfg->endpoint != NULL && strncmp(cfg->endpoint, "https://", 8) != 0) {
+	if (cfg->endpoint != NULL &&
+	    strncmp(cfg->endpoint, "https://", 8) != 0) {
 		log_error("%s: storage.endpoint \"%s\" must use https:// "
 		    "(tokens are never sent over plain HTTP)",
 		    origin_of(cfg, "storage", "endpoint"), cfg->endpoint);

@@ -92,7 +92,8 @@ http_client_new(const struct http_opts *opts)
 	if (c->multi == NULL || c->share == NULL)
 		goto fail;
 	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+	curl_share_setopt(c->share, CURLSHOPT_SHARE,
+	    CURL_LOCK_DATA_SSL_SESSION);
 	curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, c->opts.max_conns);
 	return c;
 fail:
