@@ -20,8 +20,30 @@ set -euo pipefail
 if [ "${_GL_SDNS_INNER:-}" != 1 ]; then
 	[ "$(id -u)" -eq 0 ] ||
 		{ echo "systemd-user-ns.sh: needs root (unshare --mount)" >&2; exit 2; }
-	exec unshare --mount --propagation private \
-		env _GL_SDNS_INNER=1 bash "$0" "$@"
+	# Every manager started here would put its units in the same cgroup
+	# (/app.slice/<unit>.service) and two tests using one unit name would
+	# stop each other's processes. A private cgroup subtree per manager
+	# (best effort: whichever hierarchies this machine has) keeps them apart.
+	cg_id=gl-sdns-$$
+	cg_dirs=()
+	for h in /sys/fs/cgroup/systemd /sys/fs/cgroup/unified /sys/fs/cgroup; do
+		[ -w "$h/cgroup.procs" ] || continue
+		grep -qs " $h cgroup" /proc/mounts || continue
+		mkdir -p "$h/$cg_id" 2>/dev/null || continue
+		if echo $$ >"$h/$cg_id/cgroup.procs" 2>/dev/null; then
+			cg_dirs+=("$h")
+		else
+			rmdir "$h/$cg_id" 2>/dev/null || true
+		fi
+	done
+	rc=0
+	unshare --mount --propagation private \
+		env _GL_SDNS_INNER=1 bash "$0" "$@" || rc=$?
+	for h in "${cg_dirs[@]}"; do
+		echo $$ >"$h/cgroup.procs" 2>/dev/null || true
+		find "$h/$cg_id" -depth -type d -exec rmdir {} + 2>/dev/null || true
+	done
+	exit "$rc"
 fi
 unset _GL_SDNS_INNER
 
@@ -29,6 +51,13 @@ uid=$(id -u)
 mount -t tmpfs -o mode=755 tmpfs /run
 # /run/systemd/system tells systemd (and sd_booted()) that it may run.
 mkdir -p /run/systemd/system "/run/user/$uid"
+# The nodes systemd mounts over paths it hides (ProtectHome=, InaccessiblePaths=)
+mkdir -p /run/systemd/inaccessible/dir
+touch /run/systemd/inaccessible/reg
+mkfifo /run/systemd/inaccessible/fifo 2>/dev/null || true
+mknod -m 0 /run/systemd/inaccessible/chr c 0 0 2>/dev/null || true
+mknod -m 0 /run/systemd/inaccessible/blk b 0 0 2>/dev/null || true
+chmod 0 /run/systemd/inaccessible/reg /run/systemd/inaccessible/dir
 chmod 700 "/run/user/$uid"
 export XDG_RUNTIME_DIR=/run/user/$uid
 export XDG_CONFIG_HOME=$XDG_RUNTIME_DIR/config
