@@ -78,3 +78,37 @@ demo_kill9() {
 	kill -KILL "$1" 2>/dev/null || true
 	wait "$1" 2>/dev/null || true
 }
+
+# demo_systemd_start: a systemd user manager in a private mount namespace
+# (tests/lab/systemd-user-ns.sh) that outlives this script when asked: it
+# runs until the holder process $DEMO_NS_PID is killed, then stops its units
+# and exits. demo_ns CMD... runs CMD inside, next to the manager.
+demo_systemd_start() {
+	"$GL_LAB/systemd-user-ns.sh" bash -c \
+		'echo "$XDG_RUNTIME_DIR" >"$2"; echo $$ >"$1.tmp"; mv "$1.tmp" "$1"; exec sleep infinity' \
+		_ "$T/.lab/ns.pid" "$T/.lab/ns.xdg" >>"$T/systemd.log" 2>&1 &
+	DEMO_NS_JOB=$!
+	_lab_wait_file "$T/.lab/ns.pid" "$DEMO_NS_JOB" 20 systemd
+	DEMO_NS_PID=$(<"$T/.lab/ns.pid")
+	export XDG_RUNTIME_DIR=$(<"$T/.lab/ns.xdg")
+	export XDG_CONFIG_HOME=$XDG_RUNTIME_DIR/config GL_LAB_SYSTEMD=1
+	lab_on_exit demo_systemd_stop "$DEMO_NS_PID" "$DEMO_NS_JOB"
+}
+
+# demo_systemd_stop HOLDER JOB: end the namespace (its manager stops every
+# unit first), wait for it (at most 15 s).
+demo_systemd_stop() {
+	local i
+	kill -TERM "$1" 2>/dev/null || true
+	for ((i = 0; i < 150; i++)); do
+		kill -0 "$2" 2>/dev/null || break
+		sleep 0.1
+	done
+	wait "$2" 2>/dev/null || true
+}
+
+demo_ns() {
+	nsenter --mount="/proc/$DEMO_NS_PID/ns/mnt" -- env \
+		XDG_RUNTIME_DIR="$XDG_RUNTIME_DIR" XDG_CONFIG_HOME="$XDG_CONFIG_HOME" \
+		"$@"
+}
