@@ -142,6 +142,9 @@ http_xfer_free(struct http_xfer *x)
 	}
 	if (x->easy != NULL)
 		curl_easy_cleanup(x->easy);
+	/* request headers may carry credentials (Authorization) */
+	for (struct curl_slist *h = x->hdrs; h != NULL; h = h->next)
+		explicit_bzero(h->data, strlen(h->data));
 	curl_slist_free_all(x->hdrs);
 	free(x->url);
 	free(x->body);
