@@ -27,6 +27,7 @@
 #define CONN_MEMORY (16 * 1024) /* per connection: caps request headers */
 #define BACKLOG 1024
 #define METRICS_MAX (32 * 1024)
+#define BODY_MAX 4096		/* request bodies are skipped up to this */
 
 struct server {
 	struct health *h;
@@ -71,6 +72,22 @@ on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 	if (ci != NULL)
 		setsockopt(ci->connect_fd, IPPROTO_TCP, TCP_NODELAY, &one,
 		    sizeof(one));
+}
+
+/* Decimal digits of s as a number (s at most 6 characters); -1 if not. */
+static long
+atol_cap(const char *s)
+{
+	long v = 0;
+
+	if (*s == '\0')
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		v = v * 10 + (*s - '0');
+	}
+	return v;
 }
 
 /* A response owning body (malloc'd, freed by MHD) with our headers. */
@@ -333,17 +350,28 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 	int admin = strcmp(url, "/drain") == 0 || strcmp(url, "/undrain") == 0;
 
 	static int seen;
+	const char *cl;
 
 	(void)upload_data;
 	/* MHD calls twice at least: headers first, then (after any body)
 	 * the end; answering at the end keeps the connection reusable */
 	if (*con_cls == NULL) {
 		*con_cls = &seen;
+		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+		    MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl != NULL && (strlen(cl) > 6 || atol_cap(cl) > BODY_MAX))
+			return reply_error(conn, MHD_HTTP_CONTENT_TOO_LARGE,
+			    "request body too large");
 		return MHD_YES;
 	}
 	if (*upload_data_size > 0) {
-		/* request bodies are not used: skip them (MHD caps their
-		 * buffering at the connection memory limit) */
+		/* no endpoint uses a body: skip a small one, refuse the rest
+		 * (a chunked body has no Content-Length to check first) */
+		if (*upload_data_size > BODY_MAX ||
+		    MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+		    MHD_HTTP_HEADER_CONTENT_LENGTH) == NULL)
+			return reply_error(conn, MHD_HTTP_CONTENT_TOO_LARGE,
+			    "request body too large");
 		*upload_data_size = 0;
 		return MHD_YES;
 	}

@@ -67,6 +67,28 @@ assert_eq 405 "$(curl -s -o /dev/null -w '%{http_code}' \
 	"http://127.0.0.1:$port/drain")" "GET /drain"
 assert_eq 404 "$(hl_code vm /nope)" "unknown path"
 
+# abuse: bodies and headers are capped, resets are normal and quiet
+head -c 1000000 /dev/zero >"$T/big.bin"
+assert_eq 413 "$(curl -s -o /dev/null -w '%{http_code}' -X POST \
+	--data-binary @"$T/big.bin" "http://127.0.0.1:$port/drain")" "1 MB body"
+assert_eq 431 "$(curl -s -o /dev/null -w '%{http_code}' \
+	-H "X-Big: $(head -c 40000 /dev/zero | tr '\0' b)" \
+	"http://127.0.0.1:$port/health")" "40 kB header"
+"$HL_PY" - "$port" <<-'EOF2'
+	import socket, struct, sys
+	for i in range(200):
+	    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+	    if i % 2:
+	        s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+	        s.recv(4096)
+	    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+	                 struct.pack("ii", 1, 0))
+	    s.close()  # RST, like HAProxy's health checks
+EOF2
+assert_eq 200 "$(hl_code vm)" "/health after the abuse"
+assert_not_contains "$LOG" "warning: health: http"
+assert_not_contains "$LOG" "error: health: http"
+
 # from another host: a network namespace with a veth pair
 ns=glh$$
 if ip netns add "$ns" 2>"$T/netns.err"; then
