@@ -1,4 +1,4 @@
-/* cmd_drain.c — `greenlight drain [--undo]` through the daemon's admin URL. */
+/* cmd_drain.c — `greenlight drain [--undo]` via the daemon's admin URL. */
 #include <stdio.h>
 #include <string.h>
 

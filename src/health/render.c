@@ -35,8 +35,9 @@ render_reason(const struct health_view *v, enum probe_result r, char *out,
 	}
 	switch (d->reason) {
 	case DRAIN_R_EVENT:
-		snprintf(out, outsz, "%s event %s for %s%s", d->ev[0].ev.type_name,
-		    d->ev[0].ev.id, v->vm_name[0] ? v->vm_name : "this VM",
+		snprintf(out, outsz, "%s event %s for %s%s",
+		    d->ev[0].ev.type_name, d->ev[0].ev.id,
+		    v->vm_name[0] ? v->vm_name : "this VM",
 		    d->state == DRAIN_APPROVED ? " (approved)" : "");
 		return;
 	case DRAIN_R_STOP:

@@ -105,9 +105,9 @@ run(const char *name, const struct drain_config *cfg, const struct step *s)
 				o += snprintf(got + o, sizeof(got) - (size_t)o,
 				    "%s%s", k ? "," : "", ids[k]);
 			if (strcmp(got, st->due ? st->due : "") != 0)
-				fail_msg("%s step %d (t=%lld): due \"%s\", want "
-				    "\"%s\"", name, i, (long long)st->t, got,
-				    st->due ? st->due : "");
+				fail_msg("%s step %d (t=%lld): due \"%s\", "
+				    "want \"%s\"", name, i, (long long)st->t,
+				    got, st->due ? st->due : "");
 			break;
 		case MANUAL:
 			drain_set_manual(&d, (int)st->n, st->t);
@@ -232,7 +232,7 @@ test_drain_scenarios(void **state)
 	static const struct step manual_then_event[] = {
 		{ 0, MANUAL, NULL, 1, D_, 0, NULL },
 		{ 5000, DOC, "A:Terminate", 0, D_, 0, NULL },
-		/* the probe has failed since t=0: drain_min counts from there */
+		/* the probe fails since t=0: drain_min counts from there */
 		{ 7000, TICK, NULL, 0, D_, AP, "A" },
 		{ 7100, MANUAL, NULL, 0, D_, 0, NULL }, /* event holds it */
 		{ 7200, RESULT, "A", OK, A_, 0, NULL },

@@ -67,16 +67,19 @@ test_events_parse_table(void **state)
 		    "[\"vm_1\"]}]}", "vm_1", 0, 4, 1, 0, 0, 1, ID2,
 		    EVENT_TERMINATE, 0, NULL },
 		{ "started event",
-		    "{\"DocumentIncarnation\":5,\"Events\":[{\"EventId\":\"a-1\","
+		    "{\"DocumentIncarnation\":5,\"Events\":[{"
+		    "\"EventId\":\"a-1\","
 		    "\"EventType\":\"Reboot\",\"EventStatus\":\"Started\","
 		    "\"NotBefore\":\"\",\"Resources\":[\"vm_1\"]}]}", "vm_1", 0,
 		    5, 1, 0, 0, 1, "a-1", EVENT_REBOOT, 1, NULL },
 		{ "unknown type kept, typed EVENT__MAX",
-		    "{\"DocumentIncarnation\":5,\"Events\":[{\"EventId\":\"a-2\","
+		    "{\"DocumentIncarnation\":5,\"Events\":[{"
+		    "\"EventId\":\"a-2\","
 		    "\"EventType\":\"Hibernate\",\"Resources\":[\"vm_1\"]}]}",
 		    "vm_1", 0, 5, 1, 0, 0, 1, "a-2", EVENT__MAX, 0, NULL },
 		{ "several VMs in Resources",
-		    "{\"DocumentIncarnation\":1,\"Events\":[{\"EventId\":\"a-3\","
+		    "{\"DocumentIncarnation\":1,\"Events\":[{"
+		    "\"EventId\":\"a-3\","
 		    "\"EventType\":\"Freeze\",\"Resources\":[\"vm_0\",\"vm_1\","
 		    "\"vm_2\"]}]}", "vm_1", 0, 1, 1, 0, 0, 1, "a-3",
 		    EVENT_FREEZE, 0, NULL },
@@ -94,11 +97,13 @@ test_events_parse_table(void **state)
 		    "\"Resources\":[\"vm_1\"]}]}", "vm_1", 0, 9, 7, 1, 5, 1,
 		    "y-2", EVENT_REDEPLOY, 0, NULL },
 		{ "Resources missing: not ours",
-		    "{\"DocumentIncarnation\":1,\"Events\":[{\"EventId\":\"a-4\","
+		    "{\"DocumentIncarnation\":1,\"Events\":[{"
+		    "\"EventId\":\"a-4\","
 		    "\"EventType\":\"Terminate\"}]}", "vm_1", 0, 1, 1, 1, 0, 0,
 		    NULL, 0, 0, NULL },
 		{ "Resources not an array",
-		    "{\"DocumentIncarnation\":1,\"Events\":[{\"EventId\":\"a-5\","
+		    "{\"DocumentIncarnation\":1,\"Events\":[{"
+		    "\"EventId\":\"a-5\","
 		    "\"EventType\":\"Terminate\",\"Resources\":\"vm_1\"}]}",
 		    "vm_1", 0, 1, 1, 1, 0, 0, NULL, 0, 0, NULL },
 		{ "no Events", "{\"DocumentIncarnation\":1}", "vm_1", -1, 1, 0,

@@ -39,7 +39,8 @@ test_metrics_render_lines(void **state)
 		"# TYPE greenlight_health_probes_total counter\n",
 		"\ngreenlight_health_probes_total{result=\"ok\"} 12345\n",
 		"\ngreenlight_health_probes_total{result=\"draining\"} 7\n",
-		"\ngreenlight_health_probes_total{result=\"workload_down\"} 0\n",
+		"\ngreenlight_health_probes_total{result=\"workload_down\"} "
+		"0\n",
 		"\ngreenlight_health_probes_total{result=\"starting\"} 0\n",
 		"\ngreenlight_health_live_total{state=\"Healthy\"} 3\n",
 		"\ngreenlight_health_live_total{state=\"Unhealthy\"} 0\n",
@@ -49,8 +50,10 @@ test_metrics_render_lines(void **state)
 		"\ngreenlight_health_draining_seconds 12.500\n",
 		"\ngreenlight_health_drains_total 1\n",
 		"\ngreenlight_health_workload_up 1\n",
-		"\ngreenlight_health_workload_checks_total{result=\"pass\"} 40\n",
-		"\ngreenlight_health_workload_checks_total{result=\"fail\"} 2\n",
+		"\ngreenlight_health_workload_checks_total{result=\"pass\"} "
+		"40\n",
+		"\ngreenlight_health_workload_checks_total{result=\"fail\"} "
+		"2\n",
 		"\ngreenlight_health_connections 4\n",
 		"\ngreenlight_imds_polls_total 600\n",
 		"\ngreenlight_imds_poll_errors_total 5\n",
