@@ -83,7 +83,9 @@ static const struct cli_command commands[] = {
 	    "[health] events for this VM it fails the probe, waits drain_min\n"
 	    "and until no connection to the workload ports is left (at most\n"
 	    "drain_max), then approves the event. SIGTERM drains the same way,\n"
-	    "then exits 0; a second SIGTERM exits at once.\n" },
+	    "then exits 0; a second SIGTERM exits at once.\n"
+	    "Exit 0 after that drain, 3 when the configuration is invalid,\n"
+	    "9 when it cannot listen.\n" },
 	{ "drain", cmd_drain,
 	    "drain this VM by hand through the health daemon", "[--undo]",
 	    "POSTs /drain (or /undrain with --undo) to the greenlight health\n"
