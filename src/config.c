@@ -102,6 +102,8 @@ static const struct cfg_key cfg_keys[] = {
 	STR("health", "workload_ports", workload_ports, NULL),
 };
 #define NKEYS ((int)ARRAY_SIZE(cfg_keys))
+_Static_assert(ARRAY_SIZE(cfg_keys) <= ARRAY_SIZE(((struct config *)0)->origin),
+    "struct config: origin[] needs a slot for every key");
 
 /* The margin added to probe_interval * probe_threshold for drain_min. */
 #define DRAIN_MARGIN_MS 5000
