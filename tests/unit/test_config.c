@@ -672,7 +672,8 @@ test_config_set(void **state)
 		{ "health.events=Terminate", NULL, 0, NULL },
 		{ "storage.release=a=b", NULL, 0, NULL },
 		{ "fetch.connections", NULL, -1,
-		  "flag: expected SECTION.KEY=VALUE, got \"fetch.connections\"" },
+		  "flag: expected SECTION.KEY=VALUE, got "
+		  "\"fetch.connections\"" },
 		{ "connections=8", NULL, -1,
 		  "flag: expected SECTION.KEY, got \"connections=8\"" },
 		{ "fetch.conections=8", NULL, -1,
@@ -857,9 +858,9 @@ test_check_table(void **state)
 		}
 		n = check(cfg, k->need, &cc);
 		if (n != k->problems || error_lines(cc.text) != n) {
-			print_error("[%s] %d problems (%d lines), want %d:\n%s\n",
-			    k->name, n, error_lines(cc.text), k->problems,
-			    cc.text);
+			print_error("[%s] %d problems (%d lines), want "
+			    "%d:\n%s\n", k->name, n, error_lines(cc.text),
+			    k->problems, cc.text);
 			bad++;
 		}
 		for (int m = 0; m < 3 && k->msgs[m] != NULL; m++) {
@@ -910,7 +911,8 @@ test_endpoint_derived(void **state)
 	cfg = load(OK_STORAGE, &problems, &c);
 	assert_null(cfg->endpoint);
 	assert_int_equal(check(cfg, NS, &c), 0);
-	assert_string_equal(cfg->endpoint, "https://acct.blob.core.windows.net");
+	assert_string_equal(cfg->endpoint,
+	    "https://acct.blob.core.windows.net");
 	out = print(cfg);
 	printed_origin(out, "storage", "endpoint", origin, sizeof(origin));
 	assert_string_equal(origin, "default (from storage.account)");
@@ -941,7 +943,8 @@ test_drain_min(void **state)
 		int64_t want;
 	} t[] = {
 		{ "", 30000 },
-		{ "[health]\nprobe_interval = 10s\nprobe_threshold = 2\n", 25000 },
+		{ "[health]\nprobe_interval = 10s\nprobe_threshold = 2\n",
+		  25000 },
 		{ "[health]\ndrain_min = 45s\n", 45000 },
 		{ "[health]\nprobe_interval = 500ms\nprobe_threshold = 1\n",
 		  5500 },

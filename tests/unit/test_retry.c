@@ -177,8 +177,8 @@ test_full_jitter_bounds(void **state)
 			if (ceiling > 1600)
 				ceiling = 1600;
 			if (d < 0 || d > ceiling)
-				fail_msg("run %d attempt %d: delay %lld outside "
-				    "[0, %lld]", r, n, (long long)d,
+				fail_msg("run %d attempt %d: delay %lld "
+				    "outside [0, %lld]", r, n, (long long)d,
 				    (long long)ceiling);
 			if (n == 1 && !distinct_first[d]++)
 				ndistinct++;
@@ -366,7 +366,7 @@ test_max_attempts(void **state)
 		do {
 			attempts++;
 		} while (retry_backoff(&rs, 1000) == 0);
-		/* 1 s floor each: tries at 0, 1 s, 2 s; a 3rd wait ends at 3 s */
+		/* 1 s floors: tries at 0, 1 and 2 s; a 4th would be past 2.5 s */
 		assert_int_equal(attempts, 3);
 	}
 }
