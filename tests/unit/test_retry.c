@@ -366,7 +366,7 @@ test_max_attempts(void **state)
 		do {
 			attempts++;
 		} while (retry_backoff(&rs, 1000) == 0);
-		/* 1 s floors: tries at 0, 1 and 2 s; a 4th would be past 2.5 s */
+		/* 1 s floors: tries at 0, 1, 2 s; a 4th is past 2.5 s */
 		assert_int_equal(attempts, 3);
 	}
 }
