@@ -242,7 +242,7 @@ settle_reused(struct fetch *f, struct fblob *b)
 			f->st.files_reused++;
 		return 0;
 	}
-	if (fblob_advance(f, b) < 0)
+	if (fblob_advance(f, b, UINT64_MAX) < 0)
 		return -1;
 	fblob_close(b);
 	return 0;
@@ -256,10 +256,15 @@ run_engine(struct fetch *f)
 	if (f->slots == NULL) {
 		f->nslots = (int)f->cfg->connections;
 		f->slots = calloc((size_t)f->nslots, sizeof(*f->slots));
-		if (f->slots == NULL)
+		f->pend = calloc(f->nb, sizeof(*f->pend));
+		if (f->slots == NULL || f->pend == NULL)
 			return f->rc = EXIT_FAILURE_;
-		for (int i = 0; i < f->nslots; i++)
+		for (int i = 0; i < f->nslots; i++) {
 			f->slots[i].f = f;
+			f->slots[i].buf = malloc(FETCH_SLOT_BUF);
+			if (f->slots[i].buf == NULL)
+				return f->rc = EXIT_FAILURE_;
+		}
 	}
 	f->cursor = 0;
 	return fetch_engine_run(f);
@@ -428,7 +433,10 @@ fetch_free(struct fetch *f)
 		free(f->b[i].rs);
 	}
 	free(f->b);
+	for (int i = 0; f->slots != NULL && i < f->nslots; i++)
+		free(f->slots[i].buf);
 	free(f->slots);
+	free(f->pend);
 	free(f->rbuf);
 	fetch_journal_free(&f->journal);
 	if (f->have_man)

@@ -23,6 +23,8 @@
 #include "parse.h"
 
 #define RUN_SLICE_MS 200
+/* bytes re-read and hashed per turn of the loop, between socket work */
+#define CATCH_UP_BUDGET (2u << 20)
 
 void
 fetch_write_failed(struct fetch *f, const char *path, int err)
@@ -150,9 +152,10 @@ rehash(struct fetch *f, struct fblob *b, uint64_t from, uint64_t to)
 }
 
 int
-fblob_advance(struct fetch *f, struct fblob *b)
+fblob_advance(struct fetch *f, struct fblob *b, uint64_t budget)
 {
 	uint64_t size = b->e->size, before = b->contig;
+	int rc = 0;
 
 	while (b->contig < size) {
 		uint32_t r = (uint32_t)(b->contig / f->chunk);
@@ -171,6 +174,13 @@ fblob_advance(struct fetch *f, struct fblob *b)
 		if (end <= b->contig)
 			break;
 		if (b->dg != NULL) {
+			if (budget == 0) {
+				rc = 1;
+				break;
+			}
+			if (end - b->contig > budget)
+				end = b->contig + budget;
+			budget -= end - b->contig;
 			if (fblob_open(f, b) < 0 ||
 			    rehash(f, b, b->contig, end) < 0)
 				return -1;
@@ -179,7 +189,7 @@ fblob_advance(struct fetch *f, struct fblob *b)
 	}
 	if (b->contig > before)
 		watch(f, b, 0);
-	return 0;
+	return rc;
 }
 
 /* Compare what was computed with what storage / the MANIFEST says. */
@@ -227,7 +237,7 @@ fblob_complete(struct fetch *f, struct fblob *b)
 	char why[512];
 	int bad;
 
-	if (fblob_advance(f, b) < 0)
+	if (fblob_advance(f, b, UINT64_MAX) < 0)
 		return -1;
 	bad = verify(f, b, why, sizeof(why));
 	if (bad < 0)
@@ -275,16 +285,20 @@ fblob_complete(struct fetch *f, struct fblob *b)
 	return 0;
 }
 
+/* Forget what s was doing (aborting its transfer); keep its buffer. */
 static void
 slot_release(struct fslot *s)
 {
 	struct fetch *f = s->f;
+	unsigned char *buf = s->buf;
 
 	if (s->x != NULL)
 		http_xfer_free(s->x);
 	memset(s, 0, sizeof(*s));
 	s->f = f;
+	s->buf = buf;
 }
+
 
 void
 fblob_restart(struct fetch *f, struct fblob *b, int probe)
@@ -319,22 +333,15 @@ fblob_restart(struct fetch *f, struct fblob *b, int probe)
 
 /* ---- one transfer ---- */
 
+/* Write what s has buffered to its place in the staging file. */
 static int
-slot_sink(void *arg, const void *buf, size_t n)
+slot_flush(struct fetch *f, struct fslot *s)
 {
-	struct fslot *s = arg;
-	struct fetch *f = s->f;
 	struct fblob *b = s->b;
-	const char *p = buf;
 	uint64_t pos = s->off + s->got;
-	size_t left = n;
+	const unsigned char *p = s->buf;
+	size_t n = s->buffered, left = n;
 
-	if (f->rc != EXIT_OK)
-		return -1;
-	if (s->got + n > s->len) {
-		s->overflow = 1;
-		return -1;
-	}
 	while (left > 0) {
 		ssize_t w = pwrite(b->fd, p, left, (off_t)(pos + (n - left)));
 
@@ -350,16 +357,46 @@ slot_sink(void *arg, const void *buf, size_t n)
 		p += w;
 		left -= (size_t)w;
 	}
-	fetch_sum_update(&s->sum, buf, n);
+	fetch_sum_update(&s->sum, s->buf, n);
 	s->got += n;
-	b->counted += (int64_t)n;
-	f->bytes_done += (int64_t)n;
-	f->st.bytes_downloaded += (int64_t)n;
-	if (b->contig == pos) {
+	s->buffered = 0;
+	/* the contiguous prefix grows here unless catching up is pending */
+	if (b->contig == pos && n > 0) {
 		if (b->dg != NULL)
-			digest_update(b->dg, buf, n);
+			digest_update(b->dg, s->buf, n);
 		b->contig += n;
 		watch(f, b, 0);
+	}
+	return 0;
+}
+
+static int
+slot_sink(void *arg, const void *buf, size_t n)
+{
+	struct fslot *s = arg;
+	struct fetch *f = s->f;
+	const unsigned char *p = buf;
+
+	if (f->rc != EXIT_OK)
+		return -1;
+	if (s->got + s->buffered + n > s->len) {
+		s->overflow = 1;
+		return -1;
+	}
+	s->b->counted += (int64_t)n;
+	f->bytes_done += (int64_t)n;
+	f->st.bytes_downloaded += (int64_t)n;
+	while (n > 0) {
+		size_t k = FETCH_SLOT_BUF - s->buffered;
+
+		if (k > n)
+			k = n;
+		memcpy(s->buf + s->buffered, p, k);
+		s->buffered += k;
+		p += k;
+		n -= k;
+		if (s->buffered == FETCH_SLOT_BUF && slot_flush(f, s) < 0)
+			return -1;
 	}
 	return 0;
 }
@@ -386,8 +423,7 @@ slot_pick(struct fetch *f, struct fslot *s)
 		pol.deadline_ms = f->deadline_at - clock_mono_ms();
 		if (pol.deadline_ms <= 0)
 			pol.deadline_ms = 1;
-		memset(s, 0, sizeof(*s));
-		s->f = f;
+		slot_release(s);
 		s->b = b;
 		retry_begin(&s->rs, &pol, NULL);
 		if (b->state == FB_PROBE) {
@@ -594,11 +630,48 @@ range_done(struct fetch *f, struct fslot *s)
 	b->rs[s->r] = FR_DONE;
 	b->ndone++;
 	slot_release(s);
-	if (fblob_advance(f, b) < 0)
-		return -1;
-	if (b->ndone == b->nranges)
+	if (b->ndone == b->nranges && b->contig == b->e->size)
 		return fblob_complete(f, b);
+	/* hashing what arrived out of order waits for the next turn */
+	if (!b->pending) {
+		b->pending = 1;
+		f->pend[f->npend++] = (size_t)(b - f->b);
+	}
 	return 0;
+}
+
+/*
+ * Extend the contiguous prefix of blobs whose later ranges arrived first,
+ * reading back at most budget bytes, so the sockets are served meanwhile.
+ * Returns 1 when work is left, 0 when none, -1 on failure.
+ */
+static int
+catch_up(struct fetch *f, uint64_t budget)
+{
+	size_t i = 0;
+
+	while (i < f->npend) {
+		struct fblob *b = &f->b[f->pend[i]];
+		uint64_t before = b->contig;
+		int rc = fblob_advance(f, b, budget);
+
+		if (rc < 0)
+			return -1;
+		budget -= b->contig - before > budget ? budget :
+		    b->contig - before;
+		if (rc == 0 || b->state != FB_TODO) {
+			b->pending = 0;
+			f->pend[i] = f->pend[--f->npend];
+			if (b->state == FB_TODO && b->ndone == b->nranges &&
+			    fblob_complete(f, b) < 0)
+				return -1;
+			continue;
+		}
+		if (budget == 0)
+			return 1;
+		i++;
+	}
+	return f->npend > 0;
 }
 
 static void
@@ -667,7 +740,11 @@ slot_done(struct fetch *f, struct fslot *s, const struct http_response *resp)
 	long want = s->probe || !s->ranged ? 200 : 206;
 
 	s->x = NULL;
-	if (f->rc != EXIT_OK)
+	log_trace("fetch: %s %s range %" PRIu32 ": %ld %s, %" PRId64
+	    " bytes in %" PRId64 " ms", s->probe ? "HEAD" : "GET",
+	    s->b->e->name, s->r, resp->status, http_err_names[resp->err],
+	    resp->bytes, resp->elapsed_ms);
+	if (f->rc != EXIT_OK || (!s->probe && slot_flush(f, s) < 0))
 		return -1;
 	if (answered && resp->status / 100 == 2 &&
 	    s->gen == auth_generation(f->auth))
@@ -728,13 +805,17 @@ fetch_engine_run(struct fetch *f)
 
 	while (f->rc == EXIT_OK) {
 		int64_t now = clock_mono_ms(), next_due = INT64_MAX;
-		int busy = 0, flying = 0;
+		int busy = 0, flying = 0, more;
 		int64_t wait;
 
 		if (now >= f->deadline_at) {
 			deadline_passed(f);
 			break;
 		}
+		/* first, so a blob it starts over is handed out just below */
+		more = catch_up(f, CATCH_UP_BUDGET);
+		if (more < 0)
+			break;
 		for (int i = 0; i < f->nslots && f->rc == EXIT_OK; i++) {
 			struct fslot *s = &f->slots[i];
 
@@ -748,9 +829,13 @@ fetch_engine_run(struct fetch *f)
 			else if (s->due_ms < next_due)
 				next_due = s->due_ms;
 		}
-		if (f->rc != EXIT_OK || busy == 0)
+		if (f->rc != EXIT_OK)
+			break;
+		if (busy == 0 && !more)
 			break;
 		wait = next_due == INT64_MAX ? RUN_SLICE_MS : next_due - now;
+		if (more)
+			wait = 0;
 		if (wait > RUN_SLICE_MS)
 			wait = RUN_SLICE_MS;
 		if (wait < 0)
@@ -764,6 +849,14 @@ fetch_engine_run(struct fetch *f)
 			http_xfer_free(x);
 		}
 		progress_update(f->prog, f->bytes_done, f->files_done);
+	}
+	for (size_t i = 0; i < f->nb && f->rc == EXIT_OK; i++) {
+		if (!f->b[i].skip && f->b[i].state != FB_DONE &&
+		    f->b[i].state != FB_INPLACE) {
+			log_error("fetch: internal error: %s was left unfinished",
+			    f->b[i].e->name);
+			f->rc = EXIT_FAILURE_;
+		}
 	}
 	for (int i = 0; i < f->nslots; i++) {
 		struct fslot *s = &f->slots[i];

@@ -21,6 +21,7 @@
 #define FETCH_MANIFEST_MAX (64u << 20)
 #define FETCH_READ_BUF (256 * 1024)
 #define FETCH_JOURNAL_MAX (256u << 20)
+#define FETCH_SLOT_BUF (256 * 1024) /* received bytes gathered per write */
 
 enum fb_state {
 	FB_TODO,    /* ranges left to fetch */
@@ -57,6 +58,7 @@ struct fblob {
 	int restarts;		     /* ETag changes seen */
 	int redone;		     /* downloaded again after a mismatch */
 	int reused;		     /* had data from an earlier run */
+	int pending;		     /* in fetch.pend: prefix to catch up */
 	int watched;
 };
 
@@ -73,6 +75,8 @@ struct fslot {
 	uint64_t off, len;	     /* the range */
 	uint64_t got;		     /* bytes of it written */
 	uint64_t got_start;	     /* ... when this attempt started */
+	unsigned char *buf;	     /* FETCH_SLOT_BUF, not yet written ... */
+	size_t buffered;	     /* ... this much of it */
 	struct fetch_sum sum;	     /* of those bytes */
 	struct retry_state rs;
 	int64_t due_ms;		     /* (re)start not before */
@@ -100,6 +104,8 @@ struct fetch {
 	struct fslot *slots;
 	int nslots;
 	size_t cursor;		     /* blobs below have nothing to hand out */
+	size_t *pend;		     /* blobs whose prefix is to catch up */
+	size_t npend;
 	struct fetch_journal journal;
 	int staged;		     /* staging created, journal open */
 	int jfd, lockfd;
@@ -118,7 +124,7 @@ struct fetch {
 int fetch_engine_run(struct fetch *f);
 int fblob_open(struct fetch *f, struct fblob *b);
 void fblob_close(struct fblob *b);
-int fblob_advance(struct fetch *f, struct fblob *b);
+int fblob_advance(struct fetch *f, struct fblob *b, uint64_t budget);
 int fblob_complete(struct fetch *f, struct fblob *b);
 void fblob_restart(struct fetch *f, struct fblob *b, int probe);
 void fetch_write_failed(struct fetch *f, const char *path, int err);

@@ -1,0 +1,283 @@
+#!/usr/bin/env bash
+# bench/fetch/run.sh — greenlight fetch against its peers, same run, same
+# in-memory Azurite on loopback (HTTPS), same data:
+#   greenlight fetch            (managed identity from the lab's IMDS emulator)
+#   rclone copy                 (Debian rclone, azureblob remote, container SAS)
+#   curl -K                     (one process, keep-alive, sequential, SAS URLs)
+# Data sets: a = 1 x 256 MiB, b = 200 x 1 MiB, c = 2000 x 16 KiB, and the
+# doubled a2/b2/c2 (to see whether memory grows with the data). Every blob
+# has a Content-MD5 (greenlight and rclone check it; curl checks nothing).
+# Prints, per set and tool, the median MB/s (10^6 B/s) over the runs, the
+# peak RSS (largest of the runs), and the ratio greenlight / rclone.
+# Then the same files from nginx (TLS, loopback) with a pre-generated List
+# Blobs document, to show the engine's own ceiling when Azurite is the
+# bottleneck (greenlight and curl only: rclone needs the real API).
+#
+# Usage: bench/fetch/run.sh [--runs N] [--sets a,b,c,a2,b2,c2] [--no-nginx]
+#   GREENLIGHT=path   use this binary (default: Release build in build-bench)
+#   BENCH_DIR=path    work directory (default: a temp dir under $TMPDIR)
+# Not a test: it prints numbers. Needs ~2.5 GiB RAM for Azurite and ~1.5 GiB
+# of disk for data and destinations.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+runs=3
+sets=a,b,c,a2,b2,c2
+nginx=1
+while [ $# -gt 0 ]; do
+	case $1 in
+	--runs) runs=$2; shift 2 ;;
+	--sets) sets=$2; shift 2 ;;
+	--no-nginx) nginx=0; shift ;;
+	*) echo "usage: $0 [--runs N] [--sets LIST] [--no-nginx]" >&2; exit 2 ;;
+	esac
+done
+IFS=, read -r -a setlist <<<"$sets"
+
+if [ -z "${GREENLIGHT:-}" ]; then
+	echo "bench: building greenlight (Release, no sanitizers)" >&2
+	cmake -S "$top" -B "$top/build-bench" -DCMAKE_BUILD_TYPE=Release \
+		-DGREENLIGHT_SANITIZE=OFF -DGREENLIGHT_TESTS=OFF >/dev/null
+	cmake --build "$top/build-bench" -j"$(nproc)" --target greenlight \
+		>/dev/null
+	GREENLIGHT=$top/build-bench/greenlight
+fi
+for tool in rclone curl /usr/bin/time jq; do
+	command -v "$tool" >/dev/null ||
+		{ echo "bench: $tool is missing (apt-get install rclone curl time jq)" >&2; exit 1; }
+done
+[ "$nginx" = 0 ] || command -v nginx >/dev/null ||
+	{ echo "bench: nginx missing (apt-get install nginx) or pass --no-nginx" >&2; exit 1; }
+
+export GL_SOURCE_DIR=$top GREENLIGHT
+. "$top/tests/lab/lib.sh"
+lab_init bench_fetch
+W=${BENCH_DIR:-$T}
+mkdir -p "$W"
+
+# --- data -----------------------------------------------------------------------
+echo "bench: generating data in $W/data" >&2
+python3 - "$W/data" "${setlist[@]}" <<'EOF'
+import os, sys
+root, sets = sys.argv[1], sys.argv[2:]
+shape = {"a": (1, 256 << 20), "b": (200, 1 << 20), "c": (2000, 16 << 10)}
+for s in sets:
+    n, size = shape[s[0]]
+    if s.endswith("2"):
+        if n == 1:
+            size *= 2
+        else:
+            n *= 2
+    d = os.path.join(root, s)
+    os.makedirs(d, exist_ok=True)
+    for i in range(n):
+        p = os.path.join(d, "f%05d.bin" % i)
+        if os.path.exists(p) and os.path.getsize(p) == size:
+            continue
+        with open(p, "wb") as f:
+            left = size
+            while left:
+                k = min(left, 8 << 20)
+                f.write(os.urandom(k))
+                left -= k
+EOF
+lab_azurite_start --inmem
+lab_imds_start
+lab_container_create bench >/dev/null
+for s in "${setlist[@]}"; do
+	echo "bench: uploading set $s" >&2
+	lab_upload "$W/data/$s" bench "$s" --put-md5 --jobs 8 >/dev/null
+done
+sas=$(lab_sas_token bench rl)
+lab_config "$W/gl.ini" storage.container=bench
+
+cat >"$W/rclone.conf" <<EOF
+[azb]
+type = azureblob
+sas_url = $AZURITE_URL/bench?$sas
+EOF
+
+# --- one measured run: prints "seconds maxrss_kib" ------------------------------
+measure() {
+	local out=$1
+	shift
+	sync
+	/usr/bin/time -f '%e %M' -o "$W/time.txt" "$@" >"$W/run.log" 2>&1 || {
+		echo "bench: failed: $*" >&2
+		tail -n 20 "$W/run.log" >&2
+		return 1
+	}
+	read -r secs rss <"$W/time.txt"
+	diff -rq "$W/data/$set" "$out" >/dev/null ||
+		{ echo "bench: $* produced different files" >&2; return 1; }
+	echo "$secs $rss"
+}
+
+curl_config() { # BASE URL_QUERY OUT
+	local base=$1 q=$2 out=$3 f
+	{
+		echo "silent"
+		echo "fail"
+		echo "create-dirs"
+		echo "cacert = \"$LAB_CA\""
+		for f in "$W/data/$set"/*; do
+			f=${f##*/}
+			echo "url = \"$base/bench/$set/$f$q\""
+			echo "output = \"$out/$f\""
+		done
+	} >"$W/curl.cfg"
+}
+
+run_tool() { # TOOL -> "secs rss"
+	local out=$W/out/$1
+	rm -rf "$W/out" "$W/out.partial"
+	mkdir -p "$W/out"
+	case $1 in
+	greenlight)
+		measure "$out" "$GREENLIGHT" fetch --config "$W/gl.ini" \
+			--release "$set" --dest "$out" ;;
+	rclone)
+		measure "$out" rclone copy --config "$W/rclone.conf" \
+			--ca-cert "$LAB_CA" "azb:bench/$set" "$out" ;;
+	curl)
+		curl_config "$AZURITE_URL" "?$sas" "$out"
+		measure "$out" curl -K "$W/curl.cfg" ;;
+	greenlight-nginx)
+		measure "$out" "$GREENLIGHT" fetch --config "$W/gl-nginx.ini" \
+			--release "$set" --dest "$out" ;;
+	curl-nginx)
+		curl_config "$NGINX_URL" "" "$out"
+		measure "$out" curl -K "$W/curl.cfg" ;;
+	esac
+}
+
+bytes_of() { du -sb --apparent-size "$W/data/$1" | cut -f1; }
+
+median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] :
+	(v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+results=$W/results.txt
+: >"$results"
+bench_sets() { # TOOLS...
+	local tools=("$@") r t line secs rss bytes
+	for set in "${setlist[@]}"; do
+		bytes=$(bytes_of "$set")
+		for ((r = 1; r <= runs; r++)); do
+			# interleave the tools so machine noise hits them alike
+			for t in "${tools[@]}"; do
+				line=$(run_tool "$t") || exit 1
+				read -r secs rss <<<"$line"
+				awk -v b="$bytes" -v s="$secs" -v set="$set" \
+					-v t="$t" -v rss="$rss" -v r="$r" 'BEGIN {
+					printf "%s %s %d %.1f %d\n", set, t, r,
+					    (s > 0 ? b / s / 1e6 : 0), rss }' \
+					| tee -a "$results" >&2
+			done
+		done
+	done
+}
+
+echo "bench: set tool run MB/s maxrss_KiB" >&2
+bench_sets greenlight rclone curl
+
+# --- nginx: the same files and a generated listing -------------------------------
+if [ "$nginx" = 1 ]; then
+	port=$(lab_free_port)
+	mkdir -p "$W/nginx/root/devstoreaccount1/bench" "$W/nginx/lists" \
+		"$W/nginx/tmp"
+	for s in "${setlist[@]}"; do
+		ln -sfn "$W/data/$s" "$W/nginx/root/devstoreaccount1/bench/$s"
+	done
+	python3 - "$W/data" "$W/nginx/lists" "${setlist[@]}" <<'EOF'
+import base64, email.utils, hashlib, os, sys
+data, lists, sets = sys.argv[1], sys.argv[2], sys.argv[3:]
+for s in sets:
+    d = os.path.join(data, s)
+    out = ['<?xml version="1.0" encoding="utf-8"?><EnumerationResults '
+           'ServiceEndpoint="https://127.0.0.1/devstoreaccount1/" '
+           'ContainerName="bench"><Prefix>%s/</Prefix><Blobs>' % s]
+    for name in sorted(os.listdir(d)):
+        p = os.path.join(d, name)
+        st = os.stat(p)
+        md5 = hashlib.md5()
+        with open(p, "rb") as f:
+            for piece in iter(lambda: f.read(1 << 20), b""):
+                md5.update(piece)
+        # nginx's ETag: "<mtime hex>-<size hex>"
+        etag = '"%x-%x"' % (int(st.st_mtime), st.st_size)
+        out.append(
+            "<Blob><Name>%s/%s</Name><Properties><Last-Modified>%s"
+            "</Last-Modified><Etag>%s</Etag><Content-Length>%d"
+            "</Content-Length><Content-MD5>%s</Content-MD5><BlobType>"
+            "BlockBlob</BlobType></Properties></Blob>" % (
+                s, name, email.utils.formatdate(st.st_mtime, usegmt=True),
+                etag, st.st_size, base64.b64encode(md5.digest()).decode()))
+    out.append("</Blobs><NextMarker/></EnumerationResults>")
+    with open(os.path.join(lists, s + ".xml"), "w") as f:
+        f.write("".join(out))
+EOF
+	cat >"$W/nginx/nginx.conf" <<EOF
+worker_processes 2;
+pid $W/nginx/nginx.pid;
+error_log $W/nginx/error.log;
+daemon off;
+events { worker_connections 1024; }
+http {
+	access_log off;
+	client_body_temp_path $W/nginx/tmp;
+	proxy_temp_path $W/nginx/tmp;
+	fastcgi_temp_path $W/nginx/tmp;
+	uwsgi_temp_path $W/nginx/tmp;
+	scgi_temp_path $W/nginx/tmp;
+	keepalive_requests 100000;
+	map \$arg_prefix \$listing { ~^(?<rel>[a-z0-9]+) /\$rel.xml; }
+	server {
+		listen 127.0.0.1:$port ssl;
+		ssl_certificate $LAB_DIR/certs/server.pem;
+		ssl_certificate_key $LAB_DIR/certs/server.key;
+		location = /devstoreaccount1/bench {
+			root $W/nginx/lists;
+			default_type application/xml;
+			try_files \$listing =404;
+		}
+		location /devstoreaccount1/ {
+			root $W/nginx/root;
+			disable_symlinks off;
+		}
+	}
+}
+EOF
+	nginx -c "$W/nginx/nginx.conf" -p "$W/nginx" >"$W/nginx/out.log" 2>&1 &
+	lab_track $!
+	wait_until 10 curl -sf --cacert "$LAB_CA" -o /dev/null \
+		"https://127.0.0.1:$port/devstoreaccount1/bench?restype=container&comp=list&prefix=${setlist[0]}/"
+	export NGINX_URL=https://127.0.0.1:$port/devstoreaccount1
+	lab_config "$W/gl-nginx.ini" storage.container=bench \
+		storage.endpoint="$NGINX_URL" auth.method=none -imds.endpoint
+	bench_sets greenlight-nginx curl-nginx
+fi
+
+# --- summary ---------------------------------------------------------------------
+echo
+printf '%-4s %-17s %9s %12s %16s\n' set tool "MB/s" "peak RSS" "greenlight/peer"
+for set in "${setlist[@]}"; do
+	for t in greenlight rclone curl greenlight-nginx curl-nginx; do
+		grep -q "^$set $t " "$results" || continue
+		mbs=$(awk -v s="$set" -v t="$t" '$1 == s && $2 == t { print $4 }' \
+			"$results" | median)
+		rss=$(awk -v s="$set" -v t="$t" '$1 == s && $2 == t { print $5 }' \
+			"$results" | sort -n | tail -n 1)
+		eval "m_${set}_${t//-/_}=$mbs"
+		ratio=""
+		case $t in
+		rclone) ratio=$(awk -v g="$(eval echo "\$m_${set}_greenlight")" \
+			-v p="$mbs" 'BEGIN { printf "%.2fx", p > 0 ? g / p : 0 }') ;;
+		curl) ratio=$(awk -v g="$(eval echo "\$m_${set}_greenlight")" \
+			-v p="$mbs" 'BEGIN { printf "%.2fx", p > 0 ? g / p : 0 }') ;;
+		curl-nginx) ratio=$(awk -v g="$(eval echo "\$m_${set}_greenlight_nginx")" \
+			-v p="$mbs" 'BEGIN { printf "%.2fx", p > 0 ? g / p : 0 }') ;;
+		esac
+		printf '%-4s %-17s %9s %9.1f MiB %16s\n' "$set" "$t" "$mbs" \
+			"$(awk -v k="$rss" 'BEGIN { print k / 1024 }')" "$ratio"
+	done
+done
+echo "(median of $runs runs; peak RSS is the largest of the runs; raw numbers in $results)"
