@@ -220,7 +220,7 @@ static int
 install_new(struct deploy *d)
 {
 	struct spec *sp = NULL;
-	int64_t t0;
+	int64_t t0, t1;
 	int rc;
 
 	state_phase_add(d->st, PHASE_FETCH, 0);
@@ -239,10 +239,13 @@ install_new(struct deploy *d)
 	    d->tree) < 0)
 		goto out;
 	rc = EXIT_LOCAL;
+	t1 = clock_mono_ms();
 	if (release_seal(d->tree, d->release, 1) < 0) {
 		deploy_fail(d, "cannot seal %s (see above)", d->tree);
 		goto out;
 	}
+	log_debug("release %s: sealed in %lld ms", d->release,
+	    (long long)(clock_mono_ms() - t1));
 	if (release_install(&d->paths, d->tree, d->release) < 0) {
 		deploy_fail(d, "cannot install release %s into %s (see "
 		    "above)", d->release, d->reldir);
@@ -443,6 +446,8 @@ deploy_run(const struct config *cfg, const struct deploy_opts *opts)
 	    d->reldir) < 0 ||
 	    deploy_units_render(d, d->release, d->reldir, sp, 1, &u) < 0)
 		goto fail;
+	log_debug("release %s: units rendered and verified in %lld ms",
+	    d->release, (long long)(clock_mono_ms() - t0));
 	state_phase_add(d->st, PHASE_INSTALL, clock_mono_ms() - t0);
 
 	rc = deploy_activate(d, sp, &u, "deploy");

@@ -18,6 +18,8 @@
 #   --archive F[:DIR] add archive file F to the release and to [unpack]
 #                     (extracted into DIR of the release; repeatable)
 #   --file F          add F to the release as a loose file (repeatable)
+#   --content DIR     also pack DIR's files under data/ in app.tar.zst
+#   --level N         zstd level of app.tar.zst (default 3)
 #   --no-manifest     leave out the MANIFEST
 # make-release.sh --manifest OUT_DIR: (re)write the MANIFEST of OUT_DIR.
 set -euo pipefail
@@ -41,7 +43,7 @@ fi
 out=$1 version=$2
 shift 2
 port=18080 name=greenlight-demo healthy=yes deadline=20s pad= with_manifest=1
-hooks=() archives=() files=()
+hooks=() archives=() files=() content= level=3
 while [ $# -gt 0 ]; do
 	case $1 in
 	--port) port=$2; shift 2 ;;
@@ -52,6 +54,8 @@ while [ $# -gt 0 ]; do
 	--pad) pad=$2; shift 2 ;;
 	--archive) archives+=("$2"); shift 2 ;;
 	--file) files+=("$2"); shift 2 ;;
+	--content) content=$2; shift 2 ;;
+	--level) level=$2; shift 2 ;;
 	--no-manifest) with_manifest=0; shift ;;
 	*) echo "make-release.sh: unknown option $1" >&2; exit 2 ;;
 	esac
@@ -69,7 +73,11 @@ cp "$here/greeting.txt" "$pkg/lib/greeting.txt"
 if [ -n "$pad" ]; then
 	head -c "$(numfmt --from=iec "$pad")" /dev/urandom >"$pkg/lib/pad.bin"
 fi
-tar -C "$pkg" --owner=0 --group=0 -cf - bin lib | zstd -q -o "$out/app.tar.zst"
+if [ -n "$content" ]; then
+	ln -s "$(cd "$content" && pwd)" "$pkg/data"
+fi
+tar -C "$pkg" --owner=0 --group=0 --dereference -cf - bin lib \
+	${content:+data} | zstd -q -T0 "-$level" -o "$out/app.tar.zst"
 
 printf '%s\n' "$version" >"$out/VERSION"
 sed -e "s/@NAME@/$name/" -e "s/@PORT@/$port/g" -e "s/@DEADLINE@/$deadline/" \
