@@ -5,6 +5,8 @@
 #   greenlight  `greenlight health` (Release build, no sanitizers): probes
 #               read cached state; one poller asks IMDS about once a second
 #   naive       bench/health/naive_probe.c: GET Scheduled Events per probe
+#   nginx       (when installed) a static reply of the same size: not a
+#               peer but the floor of this machine, to read p99 against
 # Each round runs wrk against /health for DURATION seconds (--latency) and
 # counts the Scheduled Events requests the emulator saw meanwhile. Prints
 # every round, then medians of requests/s and p99 and the ratio
@@ -74,6 +76,33 @@ nport=$(lab_free_port)
 lab_track $!
 wait_until 10 curl -sf "http://127.0.0.1:$gport/health"
 wait_until 10 curl -sf "http://127.0.0.1:$nport/health"
+designs="greenlight naive"
+if command -v nginx >/dev/null; then
+	xport=$(lab_free_port)
+	mkdir -p "$T/nginx"
+	body=$(curl -s "http://127.0.0.1:$gport/health")
+	cat >"$T/nginx/nginx.conf" <<-EOF2
+		worker_processes 2;
+		pid $T/nginx/nginx.pid;
+		error_log $T/nginx/error.log;
+		daemon off;
+		events { worker_connections 1024; }
+		http {
+		    access_log off;
+		    server {
+		        listen 127.0.0.1:$xport;
+		        location /health {
+		            default_type application/json;
+		            return 200 '$body';
+		        }
+		    }
+		}
+	EOF2
+	nginx -c "$T/nginx/nginx.conf" -p "$T/nginx" >"$T/nginx.log" 2>&1 &
+	lab_track $!
+	wait_until 10 curl -sf "http://127.0.0.1:$xport/health"
+	designs="$designs nginx"
+fi
 
 imds_events() {
 	lab_imds_ctl GET "/_test/requests?path=scheduledevents" |
@@ -111,9 +140,12 @@ echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) (other work on" \
 printf '%-10s %10s %10s %14s %8s %8s\n' design req/s p99_ms imds_requests non2xx errors
 : >"$T/rounds.txt"
 for ((i = 1; i <= runs; i++)); do
-	for d in greenlight naive; do
-		port=$gport
-		[ "$d" = naive ] && port=$nport
+	for d in $designs; do
+		case $d in
+		greenlight) port=$gport ;;
+		naive) port=$nport ;;
+		nginx) port=$xport ;;
+		esac
 		round "$d" "$port" | tee -a "$T/rounds.txt" |
 			awk '{ printf "%-10s %10s %10s %14s %8s %8s\n", $1, $2, $3, $4, $5, $6 }'
 	done
@@ -124,8 +156,10 @@ echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 	rows = [l.split() for l in open(sys.argv[1])]
 	dur = float(sys.argv[2])
 	med = {}
-	for d in ("greenlight", "naive"):
+	for d in ("greenlight", "naive", "nginx"):
 	    r = [x for x in rows if x[0] == d]
+	    if not r:
+	        continue
 	    med[d] = (statistics.median(float(x[1]) for x in r),
 	              statistics.median(float(x[2]) for x in r),
 	              statistics.median(float(x[3]) for x in r))
@@ -135,6 +169,10 @@ echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 	g, n = med["greenlight"], med["naive"]
 	print(f"ratio greenlight / naive: {g[0] / n[0]:.1f}x the probes/s, "
 	      f"p99 {n[1] / g[1]:.1f}x lower")
+	if "nginx" in med:
+	    x = med["nginx"]
+	    print(f"ratio greenlight / nginx static reply: {g[0] / x[0]:.2f}x "
+	          f"the probes/s, p99 {g[1] / x[1]:.2f}x nginx's")
 	ok = g[0] >= 20000 and g[1] < 5 and g[2] <= dur + 3
 	print("targets (>= 20000 probes/s, p99 < 5 ms, IMDS only the ~1/s poll):",
 	      "met" if ok else "NOT met")
