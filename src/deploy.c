@@ -215,6 +215,27 @@ user_ensure(struct deploy *d, const struct spec *sp)
 	return ok ? 0 : -1;
 }
 
+/*
+ * A no-op touches nothing, not even the state file, unless the state file
+ * says something else than "R deployed fine" (a failed run, a lost file):
+ * then it records the no-op, so that status tells the truth.
+ */
+static void
+noop_record(struct deploy *d, const char *cur, const char *prev)
+{
+	const struct state_run *last = &d->st->last;
+
+	if ((last->result == RESULT_OK || last->result == RESULT_NOOP) &&
+	    last->release != NULL && strcmp(last->release, d->release) == 0 &&
+	    d->st->current != NULL && strcmp(d->st->current, d->release) == 0)
+		return;
+	if (state_begin(d->st, "deploy", d->release) == 0 &&
+	    state_set_links(d->st, cur, prev) == 0) {
+		state_finish(d->st, RESULT_NOOP, EXIT_OK);
+		deploy_state_save(d);
+	}
+}
+
 /* Build releases/<R>: fetch, unpack, before_install, seal, rename. */
 static int
 install_new(struct deploy *d)
@@ -376,21 +397,7 @@ deploy_run(const struct config *cfg, const struct deploy_opts *opts)
 		    "instead");
 	}
 	if (deploy_plan_noop(d, cur)) {
-		const struct state_run *last = &d->st->last;
-
-		/* nothing touched, the state file neither, unless it says
-		 * something else than "R deployed fine" */
-		if ((last->result != RESULT_OK && last->result != RESULT_NOOP) ||
-		    last->release == NULL ||
-		    strcmp(last->release, d->release) != 0 ||
-		    d->st->current == NULL ||
-		    strcmp(d->st->current, d->release) != 0) {
-			if (state_begin(d->st, "deploy", d->release) == 0 &&
-			    state_set_links(d->st, cur, prev) == 0) {
-				state_finish(d->st, RESULT_NOOP, EXIT_OK);
-				deploy_state_save(d);
-			}
-		}
+		noop_record(d, cur, prev);
 		printf("release %s is already current and healthy; nothing to "
 		    "do\n", d->release);
 		rc = EXIT_OK;

@@ -29,7 +29,7 @@
 #include "service.h"
 
 #define TAIL_IN_MESSAGE 400	 /* bytes of hook output in the message */
-#define SETTLE_MS 3000		 /* no check configured: stay active this long */
+#define SETTLE_MS 3000		 /* no check: the units stay active this long */
 #define WAIT_LOG_EVERY_MS 5000
 
 /* The last lines of a hook's output, at most TAIL_IN_MESSAGE bytes, on one

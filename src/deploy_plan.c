@@ -36,7 +36,7 @@ deploy_plan_noop(struct deploy *d, const char *cur)
 		return 0;
 	if (last->result == RESULT_RUNNING && last->release != NULL &&
 	    strcmp(last->release, d->release) == 0)
-		return 0;	/* interrupted: finish it (deploy_run says so) */
+		return 0;	/* interrupted: finish it (deploy_run says) */
 	if (!release_intact(&d->paths, d->release, 0)) {
 		log_warn("release %s: current but not intact; installing it "
 		    "again", d->release);

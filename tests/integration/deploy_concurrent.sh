@@ -3,7 +3,7 @@
 # before_install hook sleeps), a second deploy of the same release says who
 # holds it, waits, and then finds nothing to do (exit 0). With a short
 # [install] lock_wait, a second deploy gives up with exit 8 and says why.
-# timeout: 180
+# timeout: 150
 set -euo pipefail
 . "${GL_SOURCE_DIR:-$(dirname "$0")/../..}/tests/lab/lib.sh"
 . "$GL_LAB/demo-lib.sh"

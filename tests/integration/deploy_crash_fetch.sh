@@ -4,7 +4,7 @@
 # being extracted into staging) leaves the old release serving untouched;
 # the rerun resumes the download (what arrived is not fetched again),
 # extracts and deploys. Every answer seen is one release or the other.
-# timeout: 240
+# timeout: 150
 set -euo pipefail
 . "${GL_SOURCE_DIR:-$(dirname "$0")/../..}/tests/lab/lib.sh"
 . "$GL_LAB/demo-lib.sh"

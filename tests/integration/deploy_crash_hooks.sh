@@ -3,7 +3,7 @@
 # before_install hook runs leaves the old release serving untouched; the
 # rerun runs the hook again (hooks must be idempotent) and deploys. Every
 # answer seen is one release or the other.
-# timeout: 180
+# timeout: 150
 set -euo pipefail
 . "${GL_SOURCE_DIR:-$(dirname "$0")/../..}/tests/lab/lib.sh"
 . "$GL_LAB/demo-lib.sh"

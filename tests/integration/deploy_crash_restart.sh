@@ -3,7 +3,7 @@
 # before validation, leaves the new release serving whole and its run
 # RUNNING in the state file; the rerun is not a no-op: it validates again
 # and records success. Every answer seen is one release or the other.
-# timeout: 180
+# timeout: 150
 set -euo pipefail
 . "${GL_SOURCE_DIR:-$(dirname "$0")/../..}/tests/lab/lib.sh"
 . "$GL_LAB/demo-lib.sh"

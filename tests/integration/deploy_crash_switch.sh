@@ -5,7 +5,7 @@
 # finishes the job: the new release serves, the state file says ok, and the
 # interrupted run is in the history. A poller checks throughout that every
 # answer is one release or the other, never a mix.
-# timeout: 180
+# timeout: 150
 set -euo pipefail
 . "${GL_SOURCE_DIR:-$(dirname "$0")/../..}/tests/lab/lib.sh"
 . "$GL_LAB/demo-lib.sh"

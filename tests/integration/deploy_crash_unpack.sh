@@ -4,7 +4,7 @@
 # serving untouched and a half-built tree in staging; the rerun rebuilds
 # the tree from the resumable download (no blob fetched again) and
 # deploys. Every answer seen is one release or the other.
-# timeout: 180
+# timeout: 150
 set -euo pipefail
 . "${GL_SOURCE_DIR:-$(dirname "$0")/../..}/tests/lab/lib.sh"
 . "$GL_LAB/demo-lib.sh"

@@ -4,7 +4,7 @@
 # changes nothing: no layout, no state file, no unit, no lock. A release
 # whose release.ini is wrong is reported as FILE:LINE with exit 3. Once the
 # release is current, the plan says there is nothing to do.
-# timeout: 120
+# timeout: 90
 set -euo pipefail
 . "${GL_SOURCE_DIR:-$(dirname "$0")/../..}/tests/lab/lib.sh"
 . "$GL_LAB/demo-lib.sh"

@@ -3,7 +3,7 @@
 # there is no previous release to go back to, so the workload is stopped,
 # its unit removed, nothing is current, the exit code is 7 and the message
 # says so. A later good release deploys normally.
-# timeout: 180
+# timeout: 90
 set -euo pipefail
 . "${GL_SOURCE_DIR:-$(dirname "$0")/../..}/tests/lab/lib.sh"
 . "$GL_LAB/demo-lib.sh"

@@ -3,7 +3,7 @@
 # anything is switched: the running release keeps serving (not restarted),
 # the new one is not installed, the exit code is 3 and the message carries
 # the hook's own output, which the state file keeps too.
-# timeout: 180
+# timeout: 90
 set -euo pipefail
 . "${GL_SOURCE_DIR:-$(dirname "$0")/../..}/tests/lab/lib.sh"
 . "$GL_LAB/demo-lib.sh"

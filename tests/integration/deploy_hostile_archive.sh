@@ -4,7 +4,7 @@
 # it, a device node, a FIFO) is refused as a whole with the entry named and
 # exit 6; nothing outside the release is written, the new release is not
 # installed, and the current one keeps serving, untouched.
-# timeout: 240
+# timeout: 150
 set -euo pipefail
 . "${GL_SOURCE_DIR:-$(dirname "$0")/../..}/tests/lab/lib.sh"
 . "$GL_LAB/demo-lib.sh"

@@ -4,7 +4,7 @@
 # the workload is not restarted, the state file is not rewritten, and it
 # takes well under a second. A stale unit file, a stopped unit or a damaged
 # release are not no-ops: the rerun converges.
-# timeout: 180
+# timeout: 90
 set -euo pipefail
 . "${GL_SOURCE_DIR:-$(dirname "$0")/../..}/tests/lab/lib.sh"
 . "$GL_LAB/demo-lib.sh"

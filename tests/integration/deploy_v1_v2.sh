@@ -3,7 +3,7 @@
 # (user scope, a real systemd user manager) and proves it healthy; the next
 # release is switched to, v1 becomes previous, the unit now serves v2 whole,
 # and the state file and the layout say so.
-# timeout: 180
+# timeout: 90
 set -euo pipefail
 . "${GL_SOURCE_DIR:-$(dirname "$0")/../..}/tests/lab/lib.sh"
 . "$GL_LAB/demo-lib.sh"

@@ -3,7 +3,7 @@
 # activated, fails validation within its deadline, and is rolled back: the
 # previous release is current again, restarted and healthy, the deploy
 # exits 7 with a message naming what failed, and the state file records it.
-# timeout: 180
+# timeout: 150
 set -euo pipefail
 . "${GL_SOURCE_DIR:-$(dirname "$0")/../..}/tests/lab/lib.sh"
 . "$GL_LAB/demo-lib.sh"

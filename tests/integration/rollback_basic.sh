@@ -3,7 +3,7 @@
 # release with no download, restarts and validates it; --to R picks an
 # installed release; rolling back to what is current is a no-op; a release
 # that is not installed, or no previous at all, is refused with exit 5.
-# timeout: 180
+# timeout: 90
 set -euo pipefail
 . "${GL_SOURCE_DIR:-$(dirname "$0")/../..}/tests/lab/lib.sh"
 . "$GL_LAB/demo-lib.sh"

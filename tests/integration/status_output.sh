@@ -2,7 +2,7 @@
 # status_output: `greenlight status` tells a person what is deployed and how
 # the last deploy went (also while one runs, and without root); --json gives
 # the same to machines.
-# timeout: 180
+# timeout: 90
 set -euo pipefail
 . "${GL_SOURCE_DIR:-$(dirname "$0")/../..}/tests/lab/lib.sh"
 . "$GL_LAB/demo-lib.sh"

@@ -13,6 +13,7 @@
 #   --name NAME       systemd unit name (default greenlight-demo)
 #   --unhealthy       /health answers 500: validation fails
 #   --deadline D      validation deadline (default 20s)
+#   --daemon          [health] daemon = true: also run `greenlight health`
 #   --hook NAME=CMD   a [hooks] line, run through sh -c (repeatable)
 #   --pad SIZE        also pack lib/pad.bin of SIZE random bytes (e.g. 8M)
 #   --archive F[:DIR] add archive file F to the release and to [unpack]
@@ -43,13 +44,14 @@ fi
 out=$1 version=$2
 shift 2
 port=18080 name=greenlight-demo healthy=yes deadline=20s pad= with_manifest=1
-hooks=() archives=() files=() content= level=3
+hooks=() archives=() files=() content= level=3 daemon=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--port) port=$2; shift 2 ;;
 	--name) name=$2; shift 2 ;;
 	--unhealthy) healthy=no; shift ;;
 	--deadline) deadline=$2; shift 2 ;;
+	--daemon) daemon=1; shift ;;
 	--hook) hooks+=("$2"); shift 2 ;;
 	--pad) pad=$2; shift 2 ;;
 	--archive) archives+=("$2"); shift 2 ;;
@@ -82,6 +84,7 @@ tar -C "$pkg" --owner=0 --group=0 --dereference -cf - bin lib \
 printf '%s\n' "$version" >"$out/VERSION"
 sed -e "s/@NAME@/$name/" -e "s/@PORT@/$port/g" -e "s/@DEADLINE@/$deadline/" \
 	"$here/release.ini.in" >"$out/release.ini"
+[ -z "$daemon" ] || sed -i '/^deadline = /a daemon = true' "$out/release.ini"
 for a in ${archives[@]+"${archives[@]}"}; do
 	f=${a%%:*} line="archive = $(basename "${a%%:*}")"
 	[[ $a == *:* ]] && line+=" -> ${a#*:}"

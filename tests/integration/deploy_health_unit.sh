@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# deploy_health_unit: a release with [health] daemon = true also gets a
+# greenlight-health.service running this binary's `greenlight health` with
+# the deploy's configuration, started with the workload, answering the load
+# balancer's probe; the next release without it stops and removes it.
+# timeout: 90
+set -euo pipefail
+. "${GL_SOURCE_DIR:-$(dirname "$0")/../..}/tests/lab/lib.sh"
+. "$GL_LAB/demo-lib.sh"
+lab_systemd_reexec "$@"
+lab_init deploy_health_unit
+lab_azurite_start
+lab_imds_start
+port=$(lab_free_port)
+hport=$(lab_free_port)
+demo_publish v1 --port "$port" --daemon
+demo_publish v2 --port "$port"
+lab_config "$T/gl.ini" health.listen=127.0.0.1:$hport
+units=$XDG_RUNTIME_DIR/systemd/user
+
+expect_exit 0 "$GREENLIGHT" deploy --config "$T/gl.ini" --release v1
+assert_eq active "$(systemctl --user is-active greenlight-health.service)"
+assert_contains "$units/greenlight-health.service" \
+	"ExecStart=$(readlink -f "$GREENLIGHT") health --config $T/gl.ini"
+wait_until 30 curl -sf "http://127.0.0.1:$hport/health"
+assert_eq "code=v1 data=v1" "$(demo_version "$port")"
+
+expect_exit 0 "$GREENLIGHT" deploy --config "$T/gl.ini" --release v2
+assert_contains "$T/err" "unit greenlight-health.service: no longer part of the release; stopping and removing it"
+[ ! -e "$units/greenlight-health.service" ] || fail "health unit file left"
+state=$(systemctl --user is-active greenlight-health.service || true)
+[ "$state" != active ] || fail "the health daemon still runs"
+assert_eq "code=v2 data=v2" "$(demo_version "$port")"
+echo "deploy_health_unit: ok"
