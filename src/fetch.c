@@ -236,13 +236,13 @@ settle_reused(struct fetch *f, struct fblob *b)
 		return -1;
 	f->bytes_done += b->counted;
 	if (b->ndone == b->nranges) {
-		if (fblob_complete(f, b) < 0)
+		if (fblob_finish(f, b) < 0)
 			return -1;
 		if (b->state == FB_DONE && b->reused)
 			f->st.files_reused++;
 		return 0;
 	}
-	if (fblob_advance(f, b, UINT64_MAX) < 0)
+	if (fblob_advance(f, b) < 0)
 		return -1;
 	fblob_close(b);
 	return 0;
@@ -267,7 +267,15 @@ run_engine(struct fetch *f)
 		}
 	}
 	f->cursor = 0;
-	return fetch_engine_run(f);
+	/* digests on a helper thread; without it, on this one */
+	for (size_t i = 0; i < f->nb && f->hasher == NULL; i++)
+		if (f->b[i].algos != 0 && !f->b[i].skip &&
+		    f->b[i].state != FB_DONE && f->b[i].state != FB_INPLACE)
+			f->hasher = hasher_start();
+	fetch_engine_run(f);
+	hasher_stop(f->hasher);
+	f->hasher = NULL;
+	return f->rc;
 }
 
 /* A MANIFEST at the release root: fetch it first, check it against the list. */
@@ -427,9 +435,10 @@ static void
 fetch_free(struct fetch *f)
 {
 	progress_free(f->prog);
+	hasher_stop(f->hasher);
 	for (size_t i = 0; i < f->nb; i++) {
 		fblob_close(&f->b[i]);
-		digest_free(f->b[i].dg);
+		fhash_free(f->b[i].h);
 		free(f->b[i].rs);
 	}
 	free(f->b);

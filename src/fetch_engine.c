@@ -18,13 +18,14 @@
 #include "agent.h"
 #include "auth.h"
 #include "clock.h"
+#include "fetch_hash.h"
 #include "fetch_int.h"
 #include "log.h"
 #include "parse.h"
 
 #define RUN_SLICE_MS 200
-/* bytes re-read and hashed per turn of the loop, between socket work */
-#define CATCH_UP_BUDGET (2u << 20)
+/* how often to look for digests the helper thread has finished */
+#define VERIFY_POLL_MS 2
 
 void
 fetch_write_failed(struct fetch *f, const char *path, int err)
@@ -95,9 +96,10 @@ fblob_open(struct fetch *f, struct fblob *b)
 		return -1;
 	}
 	b->fresh = 0;
-	if (b->algos != 0 && b->dg == NULL && b->contig == 0) {
-		b->dg = digest_new(b->algos);
-		if (b->dg == NULL) {
+	if (b->algos != 0 && b->h == NULL && b->contig == 0) {
+		b->h = fhash_new(path, b->algos);
+		b->hashq = 0;
+		if (b->h == NULL) {
 			log_error("fetch: out of memory");
 			f->rc = EXIT_FAILURE_;
 			return -1;
@@ -124,38 +126,37 @@ slot_of(struct fetch *f, struct fblob *b, uint32_t r)
 	return NULL;
 }
 
-/* Read [from, to) of b's staging file into its digest. */
+/*
+ * Hash what became contiguous since last time: queued for the helper
+ * thread while the engine runs, read back right here otherwise.
+ */
 static int
-rehash(struct fetch *f, struct fblob *b, uint64_t from, uint64_t to)
+hash_feed(struct fetch *f, struct fblob *b)
 {
 	char path[PATH_MAX];
+	int err;
 
-	while (from < to) {
-		size_t want = to - from > FETCH_READ_BUF ? FETCH_READ_BUF :
-		    (size_t)(to - from);
-		ssize_t n = pread(b->fd, f->rbuf, want, (off_t)from);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			stage_path(f, b, path, sizeof(path));
-			progress_clear(f->prog);
-			log_error("fetch: cannot read back %s: %s", path,
-			    n < 0 ? strerror(errno) : "file is short");
-			f->rc = EXIT_LOCAL;
-			return -1;
-		}
-		digest_update(b->dg, f->rbuf, (size_t)n);
-		from += (uint64_t)n;
+	if (b->h == NULL || b->contig <= b->hashq)
+		return 0;
+	if (f->hasher != NULL) {
+		hasher_hash(f->hasher, b->h, b->contig);
+	} else if ((err = fhash_update(b->h, b->contig, f->rbuf,
+	    FETCH_READ_BUF)) != 0) {
+		stage_path(f, b, path, sizeof(path));
+		progress_clear(f->prog);
+		log_error("fetch: cannot read back %s: %s", path,
+		    strerror(err));
+		f->rc = EXIT_LOCAL;
+		return -1;
 	}
+	b->hashq = b->contig;
 	return 0;
 }
 
 int
-fblob_advance(struct fetch *f, struct fblob *b, uint64_t budget)
+fblob_advance(struct fetch *f, struct fblob *b)
 {
 	uint64_t size = b->e->size, before = b->contig;
-	int rc = 0;
 
 	while (b->contig < size) {
 		uint32_t r = (uint32_t)(b->contig / f->chunk);
@@ -163,33 +164,21 @@ fblob_advance(struct fetch *f, struct fblob *b, uint64_t budget)
 		struct fslot *s;
 
 		fetch_range_get(size, f->chunk, r, &off, &len);
-		if (b->rs[r] == FR_DONE) {
+		if (b->rs[r] == FR_DONE)
 			end = off + len;
-		} else if (b->rs[r] == FR_ACTIVE &&
-		    (s = slot_of(f, b, r)) != NULL) {
+		else if (b->rs[r] == FR_ACTIVE &&
+		    (s = slot_of(f, b, r)) != NULL)
 			end = s->off + s->got;
-		} else {
+		else
 			break;
-		}
 		if (end <= b->contig)
 			break;
-		if (b->dg != NULL) {
-			if (budget == 0) {
-				rc = 1;
-				break;
-			}
-			if (end - b->contig > budget)
-				end = b->contig + budget;
-			budget -= end - b->contig;
-			if (fblob_open(f, b) < 0 ||
-			    rehash(f, b, b->contig, end) < 0)
-				return -1;
-		}
 		b->contig = end;
 	}
-	if (b->contig > before)
-		watch(f, b, 0);
-	return rc;
+	if (b->contig == before)
+		return 0;
+	watch(f, b, 0);
+	return hash_feed(f, b);
 }
 
 /* Compare what was computed with what storage / the MANIFEST says. */
@@ -199,20 +188,24 @@ verify(struct fetch *f, struct fblob *b, char *why, size_t whysz)
 	unsigned char md5[16], sha[32], want[16];
 	char got_s[72], want_s[72];
 	char path[PATH_MAX];
+	int err = 0;
 
 	if (b->algos == 0)
 		return 0;
-	if (b->dg != NULL && b->contig == b->e->size) {
-		digest_final(b->dg, md5, sha);
-	} else {
-		stage_path(f, b, path, sizeof(path));
-		if (digest_file(path, b->algos, md5, sha) < 0) {
-			f->rc = EXIT_LOCAL;
-			return -1;
-		}
+	stage_path(f, b, path, sizeof(path));
+	if (b->h != NULL)
+		err = fhash_result(b->h, md5, sha);
+	else if (digest_file(path, b->algos, md5, sha) < 0)
+		err = EIO;
+	fhash_free(b->h);
+	b->h = NULL;
+	if (err != 0) {
+		progress_clear(f->prog);
+		log_error("fetch: cannot read back %s: %s", path,
+		    strerror(err));
+		f->rc = EXIT_LOCAL;
+		return -1;
 	}
-	digest_free(b->dg);
-	b->dg = NULL;
 	if ((b->algos & DIGEST_MD5) && (digest_unbase64(b->e->md5, want,
 	    sizeof(want)) != 16 || memcmp(want, md5, 16) != 0)) {
 		digest_base64(md5, 16, got_s, sizeof(got_s));
@@ -231,27 +224,26 @@ verify(struct fetch *f, struct fblob *b, char *why, size_t whysz)
 	return 0;
 }
 
-int
-fblob_complete(struct fetch *f, struct fblob *b)
+/* The digests of b are final: judge it. */
+static int
+fblob_verified(struct fetch *f, struct fblob *b)
 {
+	struct timespec ts[2];
 	char why[512];
 	int bad;
 
-	if (fblob_advance(f, b, UINT64_MAX) < 0)
-		return -1;
 	bad = verify(f, b, why, sizeof(why));
 	if (bad < 0)
 		return -1;
 	if (bad) {
+		progress_clear(f->prog);
 		if (!b->redone) {
-			progress_clear(f->prog);
 			log_warn("fetch: %s does not match %s; downloading it "
 			    "again from scratch", b->e->name, why);
 			b->redone = 1;
 			fblob_restart(f, b, 0);
 			return 0;
 		}
-		progress_clear(f->prog);
 		log_error("fetch: %s does not match %s (downloaded twice); "
 		    "the blob in storage is damaged or does not belong to "
 		    "this release — upload the release again", b->e->name,
@@ -260,29 +252,40 @@ fblob_complete(struct fetch *f, struct fblob *b)
 		f->rc = EXIT_INTEGRITY;
 		return -1;
 	}
-	if (b->e->mtime > 0 && b->fd >= 0) {
-		struct timespec ts[2];
-
+	/* Last-Modified becomes the file's time: a rerun sees it in place */
+	if (b->e->mtime > 0 && fblob_open(f, b) == 0) {
 		ts[0].tv_sec = 0;
 		ts[0].tv_nsec = UTIME_OMIT;
 		ts[1].tv_sec = (time_t)b->e->mtime;
 		ts[1].tv_nsec = 0;
 		futimens(b->fd, ts);
-	} else if (b->e->mtime > 0) {
-		char path[PATH_MAX];
-		struct timespec ts[2];
-
-		ts[0].tv_sec = 0;
-		ts[0].tv_nsec = UTIME_OMIT;
-		ts[1].tv_sec = (time_t)b->e->mtime;
-		ts[1].tv_nsec = 0;
-		if (stage_path(f, b, path, sizeof(path)) == 0)
-			utimensat(AT_FDCWD, path, ts, 0);
 	}
 	fblob_close(b);
 	b->state = FB_DONE;
 	f->files_done++;
 	return 0;
+}
+
+int
+fblob_finish(struct fetch *f, struct fblob *b)
+{
+	if (fblob_advance(f, b) < 0)
+		return -1;
+	if (b->contig != b->e->size) {
+		log_error("fetch: internal error: %s is complete but only %"
+		    PRIu64 " bytes are contiguous", b->e->name, b->contig);
+		f->rc = EXIT_FAILURE_;
+		return -1;
+	}
+	if (b->h != NULL && f->hasher != NULL) {
+		hasher_finish(f->hasher, b->h);
+		b->state = FB_VERIFY;
+		f->pend[f->npend++] = (size_t)(b - f->b);
+		return 0;
+	}
+	if (b->h != NULL)
+		fhash_final(b->h);
+	return fblob_verified(f, b);
 }
 
 /* Forget what s was doing (aborting its transfer); keep its buffer. */
@@ -319,8 +322,14 @@ fblob_restart(struct fetch *f, struct fblob *b, int probe)
 	b->next = 0;
 	b->ndone = 0;
 	b->contig = 0;
-	digest_free(b->dg);
-	b->dg = NULL;
+	if (b->h != NULL) {
+		if (f->hasher != NULL && !fhash_done(b->h))
+			hasher_drop(f->hasher, b->h);
+		else
+			fhash_free(b->h);
+		b->h = NULL;
+	}
+	b->hashq = 0;
 	fblob_close(b);
 	b->fresh = 1;
 	f->bytes_done -= b->counted;
@@ -360,14 +369,16 @@ slot_flush(struct fetch *f, struct fslot *s)
 	fetch_sum_update(&s->sum, s->buf, n);
 	s->got += n;
 	s->buffered = 0;
-	/* the contiguous prefix grows here unless catching up is pending */
-	if (b->contig == pos && n > 0) {
-		if (b->dg != NULL)
-			digest_update(b->dg, s->buf, n);
-		b->contig += n;
-		watch(f, b, 0);
+	if (b->contig != pos || n == 0)
+		return 0;
+	/* the contiguous prefix grows: hash from memory if nobody else does */
+	if (b->h != NULL && f->hasher == NULL && b->hashq == pos) {
+		fhash_update_mem(b->h, s->buf, n);
+		b->hashq += n;
 	}
-	return 0;
+	b->contig += n;
+	watch(f, b, 0);
+	return hash_feed(f, b);
 }
 
 static int
@@ -603,7 +614,7 @@ probe_done(struct fetch *f, struct fslot *s,
 		b->ndone = 1;
 		if (fblob_open(f, b) < 0)
 			return -1;
-		return fblob_complete(f, b);
+		return fblob_finish(f, b);
 	}
 	return 0;
 }
@@ -630,48 +641,29 @@ range_done(struct fetch *f, struct fslot *s)
 	b->rs[s->r] = FR_DONE;
 	b->ndone++;
 	slot_release(s);
-	if (b->ndone == b->nranges && b->contig == b->e->size)
-		return fblob_complete(f, b);
-	/* hashing what arrived out of order waits for the next turn */
-	if (!b->pending) {
-		b->pending = 1;
-		f->pend[f->npend++] = (size_t)(b - f->b);
-	}
-	return 0;
+	if (b->ndone == b->nranges)
+		return fblob_finish(f, b);
+	return fblob_advance(f, b);
 }
 
-/*
- * Extend the contiguous prefix of blobs whose later ranges arrived first,
- * reading back at most budget bytes, so the sockets are served meanwhile.
- * Returns 1 when work is left, 0 when none, -1 on failure.
- */
+/* Judge the blobs whose digests the helper thread has finished. */
 static int
-catch_up(struct fetch *f, uint64_t budget)
+verify_ready(struct fetch *f)
 {
 	size_t i = 0;
 
 	while (i < f->npend) {
 		struct fblob *b = &f->b[f->pend[i]];
-		uint64_t before = b->contig;
-		int rc = fblob_advance(f, b, budget);
 
-		if (rc < 0)
-			return -1;
-		budget -= b->contig - before > budget ? budget :
-		    b->contig - before;
-		if (rc == 0 || b->state != FB_TODO) {
-			b->pending = 0;
-			f->pend[i] = f->pend[--f->npend];
-			if (b->state == FB_TODO && b->ndone == b->nranges &&
-			    fblob_complete(f, b) < 0)
-				return -1;
+		if (b->state == FB_VERIFY && !fhash_done(b->h)) {
+			i++;
 			continue;
 		}
-		if (budget == 0)
-			return 1;
-		i++;
+		f->pend[i] = f->pend[--f->npend];
+		if (b->state == FB_VERIFY && fblob_verified(f, b) < 0)
+			return -1;
 	}
-	return f->npend > 0;
+	return 0;
 }
 
 static void
@@ -805,7 +797,7 @@ fetch_engine_run(struct fetch *f)
 
 	while (f->rc == EXIT_OK) {
 		int64_t now = clock_mono_ms(), next_due = INT64_MAX;
-		int busy = 0, flying = 0, more;
+		int busy = 0, flying = 0;
 		int64_t wait;
 
 		if (now >= f->deadline_at) {
@@ -813,8 +805,7 @@ fetch_engine_run(struct fetch *f)
 			break;
 		}
 		/* first, so a blob it starts over is handed out just below */
-		more = catch_up(f, CATCH_UP_BUDGET);
-		if (more < 0)
+		if (verify_ready(f) < 0)
 			break;
 		for (int i = 0; i < f->nslots && f->rc == EXIT_OK; i++) {
 			struct fslot *s = &f->slots[i];
@@ -831,11 +822,12 @@ fetch_engine_run(struct fetch *f)
 		}
 		if (f->rc != EXIT_OK)
 			break;
-		if (busy == 0 && !more)
+		if (busy == 0 && f->npend == 0)
 			break;
 		wait = next_due == INT64_MAX ? RUN_SLICE_MS : next_due - now;
-		if (more)
-			wait = 0;
+		/* digests being finished: look again soon */
+		if (f->npend > 0 && wait > VERIFY_POLL_MS)
+			wait = VERIFY_POLL_MS;
 		if (wait > RUN_SLICE_MS)
 			wait = RUN_SLICE_MS;
 		if (wait < 0)

@@ -12,6 +12,7 @@
 #include "blob.h"
 #include "digest.h"
 #include "fetch.h"
+#include "fetch_hash.h"
 #include "fetch_plan.h"
 #include "progress.h"
 #include "retry.h"
@@ -27,6 +28,7 @@ enum fb_state {
 	FB_TODO,    /* ranges left to fetch */
 	FB_PROBE,   /* changed in storage: read its properties first */
 	FB_PROBING, /* that request is in flight */
+	FB_VERIFY,  /* all here; the helper thread finishes its digests */
 	FB_DONE,    /* complete and verified in staging */
 	FB_INPLACE, /* already in the destination, verified */
 	FB__MAX
@@ -53,12 +55,12 @@ struct fblob {
 	int fresh;		     /* the file must be created empty */
 	uint64_t contig;	     /* bytes from 0 known to be written */
 	unsigned algos;		     /* DIGEST_* wanted */
-	struct digest *dg;	     /* over [0, contig) */
+	struct fhash *h;	     /* digests of [0, hashq) */
+	uint64_t hashq;		     /* bytes handed to h */
 	int64_t counted;	     /* bytes of it in progress totals */
 	int restarts;		     /* ETag changes seen */
 	int redone;		     /* downloaded again after a mismatch */
 	int reused;		     /* had data from an earlier run */
-	int pending;		     /* in fetch.pend: prefix to catch up */
 	int watched;
 };
 
@@ -93,6 +95,7 @@ struct fetch {
 	uint64_t chunk;
 	struct http_client *http;    /* storage transfers */
 	struct http_client *http_id; /* IMDS */
+	struct fetch_hasher *hasher; /* digests, while the engine runs */
 	struct auth *auth;
 	struct blob_service *bs;
 	struct blob_list list;
@@ -104,7 +107,7 @@ struct fetch {
 	struct fslot *slots;
 	int nslots;
 	size_t cursor;		     /* blobs below have nothing to hand out */
-	size_t *pend;		     /* blobs whose prefix is to catch up */
+	size_t *pend;		     /* blobs in FB_VERIFY */
 	size_t npend;
 	struct fetch_journal journal;
 	int staged;		     /* staging created, journal open */
@@ -124,8 +127,8 @@ struct fetch {
 int fetch_engine_run(struct fetch *f);
 int fblob_open(struct fetch *f, struct fblob *b);
 void fblob_close(struct fblob *b);
-int fblob_advance(struct fetch *f, struct fblob *b, uint64_t budget);
-int fblob_complete(struct fetch *f, struct fblob *b);
+int fblob_advance(struct fetch *f, struct fblob *b);
+int fblob_finish(struct fetch *f, struct fblob *b);
 void fblob_restart(struct fetch *f, struct fblob *b, int probe);
 void fetch_write_failed(struct fetch *f, const char *path, int err);
 
