@@ -176,7 +176,10 @@ key_expect(const struct cfg_key *k, char *out, size_t outsz)
 			    i ? ", " : "", k->names[i]);
 		return;
 	default:
-		snprintf(out, outsz, "text");
+		if (k->def != NULL)
+			snprintf(out, outsz, "a value (default %s)", k->def);
+		else
+			snprintf(out, outsz, "text");
 	}
 }
 
@@ -215,6 +218,9 @@ key_store(struct config *cfg, int i, const char *value)
 	long l;
 	unsigned bits;
 
+	/* a key with a default is never unset: "root =" is a mistake */
+	if (*value == '\0' && k->def != NULL)
+		return -1;
 	switch (k->type) {
 	case CFG_URL:
 		if (*value != '\0' && strncmp(value, "http://", 7) != 0 &&

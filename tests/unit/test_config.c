@@ -232,6 +232,14 @@ static const struct snippet snippets[] = {
 	      "valid" } },
 	{ "empty number", "[fetch]\nconnections =\n", 1,
 	    { ":2: fetch.connections: \"\" is not valid" } },
+	{ "empty value for a key with a default",
+	  "[install]\nroot =\nstate_file =\n[imds]\nendpoint =\n", 3,
+	    { ":2: install.root: \"\" is not valid; expected a value "
+	      "(default /opt/greenlight)",
+	      ":3: install.state_file: \"\" is not valid; expected a value "
+	      "(default /var/lib/greenlight/state.json)",
+	      ":5: imds.endpoint: \"\" is not valid; expected an http:// "
+	      "or https:// URL" } },
 	{ "hash is no inline comment", "[fetch]\nconnections = 8 # eight\n",
 	  1, { ":2: fetch.connections: \"8 # eight\" is not valid" } },
 	{ "bad size", "[fetch]\nchunk_size = 8Q\n", 1,
@@ -831,8 +839,6 @@ static const struct check_case checks[] = {
 	    { ":2: health.path must start with '/'" } },
 	{ "listen without port", "[health]\nlisten = 8090\n", 0, 1,
 	    { ":2: health.listen must be HOST:PORT" } },
-	{ "listen cleared", "[health]\nlisten =\n", 0, 1,
-	    { "health.listen must be HOST:PORT" } },
 	{ "several at once",
 	  "[storage]\ncontainer = X\nrelease = ../up\n[auth]\nmethod = sas\n"
 	  "[fetch]\nchunk_size = 1K\n", NS, 5,
