@@ -97,7 +97,7 @@ fblob_open(struct fetch *f, struct fblob *b)
 	}
 	b->fresh = 0;
 	if (b->algos != 0 && b->h == NULL && b->contig == 0) {
-		b->h = fhash_new(path, b->algos);
+		b->h = fhash_new(b->fd, b->algos);
 		b->hashq = 0;
 		if (b->h == NULL) {
 			log_error("fetch: out of memory");
@@ -471,7 +471,7 @@ slot_start(struct fetch *f, struct fslot *s)
 		extra[n++] = ifmatch;
 	}
 	if (!s->probe && (s->got > 0 || s->len != b->e->size)) {
-		snprintf(range, sizeof(range), "x-ms-range: bytes=%" PRIu64
+		snprintf(range, sizeof(range), "Range: bytes=%" PRIu64
 		    "-%" PRIu64, s->off + s->got, s->off + s->len - 1);
 		extra[n++] = range;
 	}
@@ -640,6 +640,9 @@ range_done(struct fetch *f, struct fslot *s)
 		return -1;
 	b->rs[s->r] = FR_DONE;
 	b->ndone++;
+	/* start writing it to disk now, so the final sync has little left */
+	sync_file_range(b->fd, (off_t)s->off, (off_t)s->len,
+	    SYNC_FILE_RANGE_WRITE);
 	slot_release(s);
 	if (b->ndone == b->nranges)
 		return fblob_finish(f, b);

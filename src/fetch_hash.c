@@ -14,7 +14,6 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -26,7 +25,6 @@
 #define READ_BUF (256 * 1024)
 
 struct fhash {
-	char path[4096];
 	unsigned algos;
 	struct digest *dg;
 	int fd;
@@ -61,23 +59,24 @@ struct fetch_hasher {
 };
 
 struct fhash *
-fhash_new(const char *path, unsigned algos)
+fhash_new(int fd, unsigned algos)
 {
 	struct fhash *h = calloc(1, sizeof(*h));
 
 	if (h == NULL)
 		return NULL;
-	if (snprintf(h->path, sizeof(h->path), "%s", path) >=
-	    (int)sizeof(h->path))
-		goto fail;
 	h->algos = algos;
-	h->fd = -1;
+	/* its own descriptor: the engine may close the file meanwhile */
+	h->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	h->dg = digest_new(algos);
-	if (h->dg == NULL)
+	if (h->fd < 0 || h->dg == NULL)
 		goto fail;
 	atomic_init(&h->finished, 0);
 	return h;
 fail:
+	if (h->fd >= 0)
+		close(h->fd);
+	digest_free(h->dg);
 	free(h);
 	return NULL;
 }
@@ -99,13 +98,6 @@ feed(struct fhash *h, uint64_t to, unsigned char *buf, size_t bufsz)
 {
 	if (h->err != 0)
 		return;
-	if (h->fd < 0) {
-		h->fd = open(h->path, O_RDONLY | O_CLOEXEC);
-		if (h->fd < 0) {
-			h->err = errno;
-			return;
-		}
-	}
 	while (h->hashed < to) {
 		size_t want = to - h->hashed > bufsz ? bufsz :
 		    (size_t)(to - h->hashed);

@@ -11,8 +11,8 @@
 struct fhash;
 struct fetch_hasher;
 
-/* Digests (DIGEST_* algos) of the staged file path, from byte 0. */
-struct fhash *fhash_new(const char *path, unsigned algos);
+/* Digests (DIGEST_* algos) of the open staged file fd, from byte 0. */
+struct fhash *fhash_new(int fd, unsigned algos);
 /* Free; only when no queued work refers to it. NULL is fine. */
 void fhash_free(struct fhash *h);
 /* On this thread: read the file up to byte to; 0, or an errno (EIO: short). */

@@ -2,7 +2,7 @@
 # fetch_faults: connection resets and truncated bodies in the middle of a
 # blob and of a range, resets before any answer, and 503 ServerBusy with
 # Retry-After: every request is retried and the release still arrives byte
-# for byte. A cut range resumes where its bytes stopped (x-ms-range from
+# for byte. A cut range resumes where its bytes stopped (Range from
 # there, If-Match kept); Retry-After is honoured; the summary counts the
 # retries.
 # timeout: 240

@@ -38,7 +38,7 @@ diff -r "$src" "$T/dest" || fail "destination differs from the release"
 assert_contains "$T/err" "fetch: release 7.1 is complete in $T/dest: 306 files"
 assert_contains "$T/err" "retries"
 
-# ranged blobs went as several x-ms-range requests, pinned with If-Match
+# ranged blobs went as several Range requests, pinned with If-Match
 lab_proxy_ctl GET '/log?match=ranged-md5.bin' >"$T/ranged.json"
 n=$(jq '[.[] | select(.method == "GET" and .status == 206)] | length' \
 	"$T/ranged.json")
