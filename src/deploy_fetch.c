@@ -3,17 +3,18 @@
  * extracting each large archive while it downloads.
  *
  * The problem: what to unpack, and where, is written in release.ini, a blob
- * of the very release being downloaded, and the engine fetches every blob at
- * once. Fetching release.ini alone first would cost a second round of
- * identity, listing and connection setup before the big download starts.
- * Instead the engine streams to us, from the start, release.ini and every
- * blob large enough to be worth streaming (want_watch). Until release.ini is
- * complete we only note how far each large blob has come; the moment it is
- * (small, so early), we read it and start an extraction thread for each
- * watched blob it lists under [unpack]; a late start only means the thread
- * first reads what is already on disk. Everything else (small archives, a
- * stream that did not reach the end, a zip) is unpacked from the verified
- * file once the download is done.
+ * of the very release being downloaded, and the engine fetches every blob
+ * at once (in name order, so release.ini would come after app.tar.zst's
+ * ranges). So release.ini is read first, with one small GET, before the
+ * download starts; when that cannot be done yet (IMDS or storage not ready:
+ * the engine waits for them, with its own deadline) the engine's copy of
+ * release.ini is watched instead and read the moment it is complete. The
+ * engine streams to us every blob large enough to be worth streaming
+ * (want_watch); we note how far each has come, and once the spec is known
+ * each blob it lists under [unpack] gets an extraction thread, which first
+ * catches up with what is already on disk. Everything else (small archives,
+ * a stream that did not reach the end) is unpacked from the verified file
+ * once the download is done.
  *
  * That early release.ini is unverified: the engine checks digests only when
  * a blob is complete, and may restart it. So nothing is trusted before the
@@ -21,6 +22,7 @@
  * verified release.ini is byte for byte the one the streams were started
  * from, and each stream ran to the archive's full, verified size; otherwise
  * the streams are thrown away and the archives unpacked from the files.
+ * (A spec that does not even parse stops the deploy before the download.)
  * A stream whose bytes turn out hostile fails but does not stop the
  * download: the engine may still restart that blob after a digest mismatch
  * (a corrupted byte in transit), and the stream then starts over with it.
@@ -154,15 +156,17 @@ stream_maybe_start(struct streams *s, struct watched *w)
 		unpack_stream_advance(w->us, w->contig);
 }
 
-/* release.ini is complete in staging: read it and start the streams. */
+/*
+ * The spec is known (text, malloc'd, now owned by s): parse it and start a
+ * stream for every watched blob it lists.
+ */
 static void
-stream_spec_ready(struct streams *s, const struct watched *w)
+stream_spec_text(struct streams *s, char *text, size_t len)
 {
 	struct deploy *d = s->d;
 
-	s->early = fs_read_file(w->path, SPEC_TEXT_MAX, &s->early_len, 0);
-	if (s->early == NULL)
-		return;
+	s->early = text;
+	s->early_len = len;
 	/* a copy under a name a person recognises in FILE:LINE messages */
 	if (fs_path_join(s->early_path, sizeof(s->early_path), d->stage,
 	    SPEC_FILE) < 0 ||
@@ -180,6 +184,17 @@ drop:
 	free(s->early);
 	s->early = NULL;
 	s->early_len = 0;
+}
+
+/* release.ini is complete in the engine's staging. */
+static void
+stream_spec_ready(struct streams *s, const struct watched *w)
+{
+	size_t len = 0;
+	char *text = fs_read_file(w->path, SPEC_TEXT_MAX, &len, 0);
+
+	if (text != NULL)
+		stream_spec_text(s, text, len);
 }
 
 /* The engine's watch callback (on its thread). */
@@ -316,6 +331,35 @@ unpack_all(struct deploy *d, struct streams *s, const struct spec *sp)
 	return EXIT_OK;
 }
 
+/*
+ * Read release.ini from storage before the download starts (one small
+ * GET), so the archives' streams start with their first bytes. When that
+ * is not possible now (IMDS or storage not ready), the engine's copy is
+ * watched instead. A spec with problems stops the deploy here, before
+ * anything large is downloaded.
+ */
+static int
+spec_prefetch(struct deploy *d, struct streams *s)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int rc = deploy_spec_prefetch(d, &text, &len);
+
+	if (rc == EXIT_NOTFOUND || rc == EXIT_TEMPORARY)
+		return EXIT_OK;	/* the fetch says it better, or waits */
+	if (rc != EXIT_OK)
+		return rc;
+	stream_spec_text(s, text, len);
+	if (s->spec_problems > 0) {
+		deploy_fail(d, "%s of release %s has %d problem%s (see "
+		    "above); nothing was downloaded or switched", SPEC_FILE,
+		    d->release, s->spec_problems,
+		    s->spec_problems == 1 ? "" : "s");
+		return EXIT_CONFIG;
+	}
+	return EXIT_OK;
+}
+
 /* Is rel an archive the spec unpacks (so not a file of the tree)? */
 static int
 is_archive(const struct spec *sp, const char *rel)
@@ -405,6 +449,9 @@ deploy_fetch_tree(struct deploy *d, struct spec **specp)
 		deploy_fail(d, "cannot prepare %s", d->tree);
 		return EXIT_LOCAL;
 	}
+	rc = spec_prefetch(d, &s);
+	if (rc != EXIT_OK)
+		goto out;
 	memset(&fo, 0, sizeof(fo));
 	fo.dest = d->files;
 	fo.staging = d->fstage;

@@ -73,6 +73,12 @@ void deploy_state_save(struct deploy *d);
 int deploy_plan_noop(struct deploy *d, const char *cur);
 /* `deploy --dry-run`: print the plan (may read from storage). */
 int deploy_plan_print(struct deploy *d, const char *cur, const char *prev);
+/*
+ * Read <R>/release.ini from storage into *text (malloc'd, *len bytes).
+ * EXIT_OK; EXIT_NOTFOUND without a message when it is not there; another
+ * enum exit_code when storage or identity failed (logged).
+ */
+int deploy_spec_prefetch(struct deploy *d, char **text, size_t *len);
 
 /* deploy_fetch.c */
 /*

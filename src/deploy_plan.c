@@ -23,6 +23,7 @@
 
 #define PLAN_SPEC_MAX (64 * 1024)
 #define PLAN_GET_TIMEOUT_MS 30000
+#define PREFETCH_DEADLINE_MS 20000 /* then the fetch itself tries */
 
 int
 deploy_plan_noop(struct deploy *d, const char *cur)
@@ -64,10 +65,14 @@ out:
 	return noop;
 }
 
-/* GET <release>/release.ini into *body, with the storage retry rules. */
+/*
+ * GET blob name into resp (body buffered), with the storage retry rules.
+ * With quiet_404, a 404 returns EXIT_NOTFOUND without a message.
+ */
 static int
 plan_get_spec(const struct config *cfg, struct blob_service *bs,
-    struct http_client *http, const char *name, struct http_response *resp)
+    struct http_client *http, const char *name, int quiet_404,
+    struct http_response *resp)
 {
 	struct retry_policy policy = { 500, 10000, cfg->deadline_ms, 0 };
 	struct retry_state rs;
@@ -101,6 +106,8 @@ plan_get_spec(const struct config *cfg, struct blob_service *bs,
 			auth_accepted(blob_auth(bs));
 			return EXIT_OK;
 		}
+		if (quiet_404 && resp->status == 404)
+			return EXIT_NOTFOUND;
 		cls = blob_classify(resp);
 		if (cls == RETRY_AUTH && auth_rejected(blob_auth(bs)) == 0)
 			continue;
@@ -195,7 +202,7 @@ plan_remote(struct deploy *d, struct spec **spp)
 		goto out;
 	}
 	snprintf(name, sizeof(name), "%s/%s", d->release, SPEC_FILE);
-	rc = plan_get_spec(cfg, bs, http, name, &resp);
+	rc = plan_get_spec(cfg, bs, http, name, 0, &resp);
 	if (rc != EXIT_OK)
 		goto out;
 	rc = EXIT_LOCAL;
@@ -299,5 +306,52 @@ out:
 	spec_free(sp);
 	state_free(d->st);
 	d->st = NULL;
+	return rc;
+}
+
+int
+deploy_spec_prefetch(struct deploy *d, char **text, size_t *len)
+{
+	struct config cfg = *d->cfg;	/* shallow: nothing of it is freed */
+	struct http_opts ho;
+	struct http_client *http = NULL;
+	struct auth *auth = NULL;
+	struct blob_service *bs = NULL;
+	struct http_response resp;
+	char name[RELEASE_NAME_MAX + 16];
+	int rc = EXIT_FAILURE_;
+
+	*text = NULL;
+	*len = 0;
+	memset(&resp, 0, sizeof(resp));
+	/* a slow IMDS or storage is the fetch's to wait for and report */
+	if (cfg.deadline_ms > PREFETCH_DEADLINE_MS)
+		cfg.deadline_ms = PREFETCH_DEADLINE_MS;
+	memset(&ho, 0, sizeof(ho));
+	ho.ca_file = cfg.ca_file;
+	http = http_client_new(&ho);
+	if (http == NULL)
+		goto out;
+	auth = auth_new(&cfg, http, &rc);
+	if (auth == NULL)
+		goto out;
+	rc = EXIT_FAILURE_;
+	bs = blob_service_new(&cfg, http, auth);
+	if (bs == NULL)
+		goto out;
+	snprintf(name, sizeof(name), "%s/%s", d->release, SPEC_FILE);
+	rc = plan_get_spec(&cfg, bs, http, name, 1, &resp);
+	if (rc == EXIT_OK) {
+		*text = resp.body;
+		*len = resp.body_len;
+		resp.body = NULL;
+		if (*text == NULL && (*text = strdup("")) == NULL)
+			rc = EXIT_FAILURE_;
+	}
+out:
+	http_response_clear(&resp);
+	blob_service_free(bs);
+	auth_free(auth);
+	http_client_free(http);
 	return rc;
 }

@@ -9,14 +9,17 @@
 # download verified against Content-MD5 and the MANIFEST (sha256), archive
 # extracted while it downloads, seal (fsync of every file), install, unit
 # written, restart, health check. The baseline only downloads and extracts.
-# Runs alternate between the two; medians of RUNS runs (default 5).
+# Runs alternate between the two; medians of RUNS runs (default 7). CPU
+# seconds (user + system) are greenlight's own, and curl's plus bsdtar's
+# (Azurite's are on both sides). The load average is printed with each run:
+# on a shared machine, compare only numbers from the same run.
 #
 #   bash bench/deploy/run.sh        env: RUNS, SIZE_MIB (256), CONNECTIONS, CHUNK,
-#                                   GL_BENCH_BUILD_DIR (default build/)
+#                                   TMPFS=1, GL_BENCH_BUILD_DIR (default build/)
 # Needs root (the systemd user manager's mount namespace).
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-RUNS=${RUNS:-5}
+RUNS=${RUNS:-7}
 SIZE_MIB=${SIZE_MIB:-256}
 build=${GL_BENCH_BUILD_DIR:-$top/build}
 export GL_SOURCE_DIR=$top GL_BUILD_DIR=$build GREENLIGHT=$build/greenlight
@@ -32,6 +35,16 @@ if [ "${GL_LAB_SYSTEMD:-}" != 1 ]; then
 fi
 lab_systemd_reexec "$@"
 lab_init bench_deploy
+# TMPFS=1: the release root and the baseline's directory on a tmpfs (only
+# inside this private mount namespace), to take the disk out of the
+# comparison; greenlight's fsyncs then cost nothing either
+root=$T/root base=$T/base
+if [ "${TMPFS:-0}" = 1 ]; then
+	mkdir -p "$T/fast"
+	mount -t tmpfs -o size=12g tmpfs "$T/fast"
+	lab_on_exit umount -l "$T/fast"
+	root=$T/fast/root base=$T/fast/base
+fi
 lab_azurite_start --inmem
 lab_imds_start
 port=$(lab_free_port)
@@ -49,13 +62,16 @@ bash "$DEMO_APP/make-release.sh" "$T/src/rel" rel --port "$port" \
 archive=$T/src/rel/app.tar.zst
 asize=$(stat -c %s "$archive")
 lab_container_create releases >/dev/null
-# three names in rotation: with keep = 0, the one deployed next is never
-# installed any more (not current, not previous), so every deploy downloads
-names=(ra rb rc)
-for n in "${names[@]}"; do
-	lab_upload "$T/src/rel" releases "$n" >/dev/null
+# a release name per run, so that every deploy downloads; and keep them
+# all, so that no run also prunes an old release (seconds of rm -rf on a
+# busy disk that measure the file system, not the deploy; in the blue/green
+# flow a VM deploys once and never prunes)
+names=()
+for ((i = 1; i <= RUNS; i++)); do
+	names+=("r$i")
+	lab_upload "$T/src/rel" releases "r$i" >/dev/null
 done
-lab_config "$T/gl.ini" install.keep=0 \
+lab_config "$T/gl.ini" install.keep=100 install.root="$root" \
 	${CONNECTIONS:+fetch.connections=$CONNECTIONS} ${CHUNK:+fetch.chunk_size=$CHUNK}
 sas=$(lab_sas_token releases)
 printf 'bench: archive %s bytes (%s MiB), %s entries, %s CPUs\n' "$asize" \
@@ -65,34 +81,60 @@ now_ms() { echo $((${EPOCHREALTIME/./} / 1000)); }
 median() { sort -n | awk '{ v[NR] = $1 } END { m = int((NR + 1) / 2);
 	if (NR % 2) print v[m]; else print int((v[m] + v[m + 1]) / 2) }'; }
 
-gl_ms=() base_ms=() fetch_ms=() unpack_ms=()
-for ((i = 1; i <= RUNS; i++)); do
-	name=${names[$(((i - 1) % 3))]}
-	# greenlight: the whole deploy
+# one greenlight deploy of release $1
+run_greenlight() {
+	local t0
 	t0=$(now_ms)
-	"$GREENLIGHT" deploy --config "$T/gl.ini" --release "$name" \
+	/usr/bin/time -f "%U %S" -o "$T/cpu.gl" \
+		"$GREENLIGHT" deploy --config "$T/gl.ini" --release "$1" \
 		--no-progress >"$T/deploy.out" 2>"$T/deploy.err" ||
-		{ cat "$T/deploy.err" >&2; fail "deploy $name failed"; }
-	t1=$(now_ms)
-	gl_ms+=($((t1 - t0)))
-	fetch_ms+=("$(jq .last.phases_ms.fetch "$T/state/state.json")")
-	unpack_ms+=("$(jq .last.phases_ms.unpack "$T/state/state.json")")
+		{ cat "$T/deploy.err" >&2; fail "deploy $1 failed"; }
+	gl_ms+=($(($(now_ms) - t0)))
 	grep -q "extracted into the release root (while it downloaded)" \
 		"$T/deploy.err" || fail "the archive was not streamed"
-	# the baseline: curl, then bsdtar
-	rm -rf "$T/base" && mkdir -p "$T/base/x"
+}
+
+# the baseline for release $1: curl, then bsdtar, into a fresh directory
+# like greenlight's (nothing is deleted during the runs: freeing blocks
+# costs the next writer on this disk)
+run_baseline() {
+	local t0
+	mkdir -p "$base/$1/x"
 	t0=$(now_ms)
-	curl -sSf --cacert "$LAB_CA" -H "x-ms-version: 2021-12-02" \
-		-o "$T/base/app.tar.zst" "$AZURITE_URL/releases/$name/app.tar.zst?$sas"
+	/usr/bin/time -f "%U %S" -o "$T/cpu.curl" \
+		curl -sSf --cacert "$LAB_CA" -H "x-ms-version: 2021-12-02" \
+		-o "$base/$1/app.tar.zst" \
+		"$AZURITE_URL/releases/$1/app.tar.zst?$sas"
 	curl_ms=$(($(now_ms) - t0))
-	bsdtar -xf "$T/base/app.tar.zst" -C "$T/base/x"
-	t1=$(now_ms)
-	base_ms+=($((t1 - t0)))
-	phases=$(jq -r '.last.phases_ms | to_entries | map("\(.key) \(.value)") | join(", ")' "$T/state/state.json")
-	printf 'run %d: greenlight deploy %5d ms (%s) | curl + bsdtar %5d ms (curl %d)\n' \
-		"$i" "${gl_ms[-1]}" "$phases" "${base_ms[-1]}" "$curl_ms"
+	/usr/bin/time -f "%U %S" -o "$T/cpu.tar" \
+		bsdtar -xf "$base/$1/app.tar.zst" -C "$base/$1/x"
+	base_ms+=($(($(now_ms) - t0)))
+}
+
+gl_ms=() base_ms=()
+for ((i = 1; i <= RUNS; i++)); do
+	name=${names[$((i - 1))]}
+	# alternate who goes first: the second one finds the page cache in
+	# whatever state the first left it
+	if ((i % 2)); then
+		run_greenlight "$name"
+		run_baseline "$name"
+	else
+		run_baseline "$name"
+		run_greenlight "$name"
+	fi
+	phases=$(jq -r '.last.phases_ms | to_entries |
+		map("\(.key) \(.value)") | join(", ")' "$T/state/state.json")
+	cpu_gl=$(awk '{ printf "%.1f", $1 + $2 }' "$T/cpu.gl")
+	cpu_base=$(cat "$T/cpu.curl" "$T/cpu.tar" |
+		awk '{ s += $1 + $2 } END { printf "%.1f", s }')
+	printf 'run %d: greenlight %5d ms, cpu %4s s (%s)\n' "$i" \
+		"${gl_ms[-1]}" "$cpu_gl" "$phases"
+	printf '       curl + bsdtar %5d ms, cpu %4s s (curl %d ms)   load %s\n' \
+		"${base_ms[-1]}" "$cpu_base" "$curl_ms" \
+		"$(cut -d' ' -f1 /proc/loadavg)"
 done
-diff -r "$T/base/x" "$T/root/current" -x release.ini -x VERSION -x MANIFEST \
+diff -r "$base/$name/x" "$root/current" -x release.ini -x VERSION -x MANIFEST \
 	-x .greenlight-release.json >/dev/null || fail "trees differ"
 
 gl=$(printf '%s\n' "${gl_ms[@]}" | median)

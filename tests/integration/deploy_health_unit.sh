@@ -15,7 +15,9 @@ port=$(lab_free_port)
 hport=$(lab_free_port)
 demo_publish v1 --port "$port" --daemon
 demo_publish v2 --port "$port"
-lab_config "$T/gl.ini" health.listen=127.0.0.1:$hport
+# a stopped daemon drains first: keep that short here
+lab_config "$T/gl.ini" health.listen=127.0.0.1:$hport health.drain_min=1s \
+	health.drain_max=2s
 units=$XDG_RUNTIME_DIR/systemd/user
 
 expect_exit 0 "$GREENLIGHT" deploy --config "$T/gl.ini" --release v1
