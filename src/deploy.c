@@ -176,7 +176,11 @@ preflight(struct deploy *d)
 	return EXIT_OK;
 }
 
-/* The default workload user, made when missing (system scope). */
+/*
+ * The workload's user exists (the default one is made when missing; system
+ * scope only). Returns EXIT_OK, EXIT_CONFIG (a named user is missing) or
+ * EXIT_LOCAL (useradd failed), with d->why set.
+ */
 static int
 user_ensure(struct deploy *d, const struct spec *sp)
 {
@@ -189,12 +193,12 @@ user_ensure(struct deploy *d, const struct spec *sp)
 	int ok;
 
 	if (d->cfg->scope != SCOPE_SYSTEM || getpwnam(sp->user) != NULL)
-		return 0;
+		return EXIT_OK;
 	if (!sp->user_default) {
 		deploy_fail(d, "%s [service] user %s does not exist on this "
 		    "machine; create it, or leave user unset to run as %s",
 		    SPEC_FILE, sp->user, SPEC_DEFAULT_USER);
-		return -1;
+		return EXIT_CONFIG;
 	}
 	log_info("creating system user %s for the workload",
 	    SPEC_DEFAULT_USER);
@@ -205,14 +209,14 @@ user_ensure(struct deploy *d, const struct spec *sp)
 	if (proc_run(&po, &pr) < 0) {
 		deploy_fail(d, "cannot run useradd to create %s",
 		    SPEC_DEFAULT_USER);
-		return -1;
+		return EXIT_LOCAL;
 	}
 	ok = pr.exited && pr.status == 0;
 	if (!ok)
 		deploy_fail(d, "useradd %s failed: %s", SPEC_DEFAULT_USER,
 		    pr.tail ? pr.tail : "");
 	proc_result_free(&pr);
-	return ok ? 0 : -1;
+	return ok ? EXIT_OK : EXIT_LOCAL;
 }
 
 /*
@@ -252,9 +256,10 @@ install_new(struct deploy *d)
 	t0 = clock_mono_ms();
 	state_phase_add(d->st, PHASE_INSTALL, 0);
 	deploy_state_save(d);
-	rc = EXIT_CONFIG;
-	if (user_ensure(d, sp) < 0)
+	rc = user_ensure(d, sp);
+	if (rc != EXIT_OK)
 		goto out;
+	rc = EXIT_CONFIG;
 	deploy_crash_point("deploy-hooks");
 	if (deploy_hook(d, SPEC_HOOK_BEFORE_INSTALL, sp, d->release,
 	    d->tree) < 0)
@@ -448,8 +453,11 @@ deploy_run(const struct config *cfg, const struct deploy_opts *opts)
 		    SPEC_FILE, d->release);
 		goto fail;
 	}
-	if (user_ensure(d, sp) < 0 ||
-	    deploy_hook(d, SPEC_HOOK_AFTER_INSTALL, sp, d->release,
+	rc = user_ensure(d, sp);
+	if (rc != EXIT_OK)
+		goto fail;
+	rc = EXIT_CONFIG;
+	if (deploy_hook(d, SPEC_HOOK_AFTER_INSTALL, sp, d->release,
 	    d->reldir) < 0 ||
 	    deploy_units_render(d, d->release, d->reldir, sp, 1, &u) < 0)
 		goto fail;
@@ -546,8 +554,11 @@ deploy_rollback(const struct config *cfg, const struct deploy_opts *opts,
 		    SPEC_FILE, d->release);
 		goto fail;
 	}
-	if (user_ensure(d, sp) < 0 ||
-	    deploy_units_render(d, d->release, d->reldir, sp, 1, &u) < 0)
+	rc = user_ensure(d, sp);
+	if (rc != EXIT_OK)
+		goto fail;
+	rc = EXIT_CONFIG;
+	if (deploy_units_render(d, d->release, d->reldir, sp, 1, &u) < 0)
 		goto fail;
 	state_phase_add(d->st, PHASE_INSTALL, clock_mono_ms() - t0);
 	rc = deploy_activate(d, sp, &u, "rollback");
