@@ -71,7 +71,8 @@ static const struct cli_command commands[] = {
 	    "(no root needed): current and previous release, the last deploy\n"
 	    "or rollback with its result, exit code, error, per-phase timings\n"
 	    "and hook output, whether a deploy is running now, the history,\n"
-	    "and the installed releases. --json prints the state file's JSON.\n" },
+	    "the installed releases, and what greenlight health answers the\n"
+	    "load balancer. --json prints the state file's JSON.\n" },
 	{ "health", cmd_health,
 	    "the health and drain daemon (load balancer probe, Scheduled "
 	    "Events)", "",

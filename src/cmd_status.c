@@ -1,7 +1,7 @@
 /*
  * cmd_status.c — `greenlight status`: what is deployed and how the last
- * deploy went, from the state file and the layout on disk. Reads only, so
- * it needs no root.
+ * deploy went, from the state file and the layout on disk, and what the
+ * health daemon answers the load balancer. Reads only, so it needs no root.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -11,12 +11,18 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "agent.h"
 #include "cli.h"
 #include "config.h"
+#include "health/server.h"
+#include "http.h"
 #include "log.h"
 #include "release.h"
 #include "state.h"
+
+#define HEALTH_ASK_MS 1000 /* the health daemon answers from memory */
 
 /*
  * Is a deploy holding the lock now? 1 yes (who into holder), 0 no, -1
@@ -80,6 +86,50 @@ layout_print(const struct config *cfg, const struct state *st, FILE *out)
 	free(v);
 }
 
+/* What the health daemon on this machine answers the load balancer. */
+static void
+health_print(const struct config *cfg, FILE *out)
+{
+	struct http_client *http = NULL;
+	struct http_request req = { 0 };
+	struct http_response resp = { 0 };
+	char base[300], url[320];
+	json_t *root = NULL;
+	const char *st, *state, *reason, *workload;
+
+	if (server_local_url(cfg->health_listen, base, sizeof(base)) < 0 ||
+	    snprintf(url, sizeof(url), "%s%s", base, cfg->health_path) >=
+	    (int)sizeof(url) || (http = http_client_new(NULL)) == NULL)
+		return;
+	req.url = url;
+	req.timeout_ms = HEALTH_ASK_MS;
+	req.max_body = 64 * 1024;
+	req.imds = 1; /* plain http on this host, never through a proxy */
+	if (http_do(http, &req, &resp) < 0) {
+		fprintf(out, "health:    no greenlight health answers on %s\n",
+		    base);
+		goto out;
+	}
+	root = resp.body ? json_loadb(resp.body, resp.body_len, 0, NULL) :
+	    NULL;
+	st = json_string_value(json_object_get(root, "status"));
+	state = json_string_value(json_object_get(root, "state"));
+	reason = json_string_value(json_object_get(root, "reason"));
+	workload = json_string_value(json_object_get(root, "workload"));
+	if (st == NULL || state == NULL) {
+		fprintf(out, "health:    %s answers HTTP %ld\n", url,
+		    resp.status);
+		goto out;
+	}
+	fprintf(out, "health:    %s (HTTP %ld), %s%s%s, workload %s\n", st,
+	    resp.status, state, reason && *reason ? ": " : "",
+	    reason ? reason : "", workload ? workload : "?");
+out:
+	json_decref(root);
+	http_response_clear(&resp);
+	http_client_free(http);
+}
+
 int
 cmd_status(int argc, char **argv)
 {
@@ -137,6 +187,7 @@ cmd_status(int argc, char **argv)
 				    "it\n");
 		}
 		layout_print(cfg, st, stdout);
+		health_print(cfg, stdout);
 	}
 	state_free(st);
 	config_free(cfg);

@@ -25,6 +25,9 @@ assert_eq active "$(systemctl --user is-active greenlight-health.service)"
 assert_contains "$units/greenlight-health.service" \
 	"ExecStart=$(readlink -f "$GREENLIGHT") health --config $T/gl.ini"
 wait_until 30 curl -sf "http://127.0.0.1:$hport/health"
+expect_exit 0 "$GREENLIGHT" status --config "$T/gl.ini"
+assert_contains "$T/out" "health:    ok (HTTP 200), serving"
+assert_contains "$T/out" "workload up"
 assert_eq "code=v1 data=v1" "$(demo_version "$port")"
 
 expect_exit 0 "$GREENLIGHT" deploy --config "$T/gl.ini" --release v2

@@ -13,7 +13,8 @@ lab_imds_start
 port=$(lab_free_port)
 demo_publish v1 --port "$port"
 demo_publish v2 --port "$port" --hook "before_install=echo preparing v2; touch $T/hook.started; sleep 3"
-lab_config "$T/gl.ini"
+hport=$(lab_free_port)
+lab_config "$T/gl.ini" health.listen=127.0.0.1:$hport
 
 expect_exit 0 "$GREENLIGHT" status --config "$T/gl.ini"
 assert_contains "$T/out" "current:   (none)"
@@ -46,6 +47,7 @@ done
 assert_contains "$T/status.txt" "hook before_install: exited with status 0"
 assert_contains "$T/status.txt" "  | preparing v2"
 assert_contains "$T/status.txt" "installed: v1 (previous), v2 (current)"
+assert_contains "$T/status.txt" "health:    no greenlight health answers on http://127.0.0.1:$hport"
 grep -q "deploy   v1  *ok" "$T/status.txt" || fail "history lacks v1"
 
 expect_exit 0 "$GREENLIGHT" status --config "$T/gl.ini" --json
