@@ -615,6 +615,8 @@ health_run(struct health *h)
 		goto out;
 	}
 	release_check_follow(h);
+	count_conns(h); /* /status has a count from the first request on */
+	next_gauge = clock_mono_ms() + GAUGE_EVERY_MS;
 	srv = server_start(h, cfg->health_listen, cfg->health_path);
 	if (srv == NULL)
 		goto out;
