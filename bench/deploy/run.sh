@@ -57,8 +57,10 @@ if [ ! -e "$data/.done" ]; then
 	touch "$data/.done"
 fi
 echo "bench: building the release (app + $(du -sh --exclude=.done "$data" | cut -f1) of content)"
+# the app is checked every 50 ms once restarted: the deploy waits for the
+# app's start, not for a poll interval
 bash "$DEMO_APP/make-release.sh" "$T/src/rel" rel --port "$port" \
-	--content "$data"
+	--content "$data" --interval 50ms
 archive=$T/src/rel/app.tar.zst
 asize=$(stat -c %s "$archive")
 lab_container_create releases >/dev/null

@@ -13,6 +13,7 @@
 #   --name NAME       systemd unit name (default greenlight-demo)
 #   --unhealthy       /health answers 500: validation fails
 #   --deadline D      validation deadline (default 20s)
+#   --interval D      pause between health checks (default 200ms)
 #   --daemon          [health] daemon = true: also run `greenlight health`
 #   --hook NAME=CMD   a [hooks] line, run through sh -c (repeatable)
 #   --pad SIZE        also pack lib/pad.bin of SIZE random bytes (e.g. 8M)
@@ -44,6 +45,7 @@ fi
 out=$1 version=$2
 shift 2
 port=18080 name=greenlight-demo healthy=yes deadline=20s pad= with_manifest=1
+interval=200ms
 hooks=() archives=() files=() content= level=3 daemon=
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -51,6 +53,7 @@ while [ $# -gt 0 ]; do
 	--name) name=$2; shift 2 ;;
 	--unhealthy) healthy=no; shift ;;
 	--deadline) deadline=$2; shift 2 ;;
+	--interval) interval=$2; shift 2 ;;
 	--daemon) daemon=1; shift ;;
 	--hook) hooks+=("$2"); shift 2 ;;
 	--pad) pad=$2; shift 2 ;;
@@ -83,7 +86,7 @@ tar -C "$pkg" --owner=0 --group=0 --dereference -cf - bin lib \
 
 printf '%s\n' "$version" >"$out/VERSION"
 sed -e "s/@NAME@/$name/" -e "s/@PORT@/$port/g" -e "s/@DEADLINE@/$deadline/" \
-	"$here/release.ini.in" >"$out/release.ini"
+	-e "s/@INTERVAL@/$interval/" "$here/release.ini.in" >"$out/release.ini"
 [ -z "$daemon" ] || sed -i '/^deadline = /a daemon = true' "$out/release.ini"
 for a in ${archives[@]+"${archives[@]}"}; do
 	f=${a%%:*} line="archive = $(basename "${a%%:*}")"
