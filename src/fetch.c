@@ -296,7 +296,7 @@ load_manifest(struct fetch *f)
 		    FETCH_MANIFEST_MAX >> 20);
 		return EXIT_INTEGRITY;
 	}
-	mb->algos = mb->e->md5[0] ? DIGEST_MD5 : 0;
+	mb->algos = fblob_algos(mb);
 	if (in_place(f, mb)) {
 		fs_path_join(path, sizeof(path), f->dest, mb->e->rel);
 	} else {
@@ -375,8 +375,7 @@ plan(struct fetch *f)
 
 		if (fb->state != FB_TODO)
 			continue;
-		fb->algos = (fb->e->md5[0] ? DIGEST_MD5 : 0) |
-		    (fb->m != NULL ? DIGEST_SHA256 : 0);
+		fb->algos = fblob_algos(fb);
 		if (in_place(f, fb))
 			continue;
 		if (f->rc != EXIT_OK || settle_reused(f, fb) < 0)

@@ -62,6 +62,15 @@ watch(struct fetch *f, struct fblob *b, int restarted)
 	}
 }
 
+unsigned
+fblob_algos(const struct fblob *b)
+{
+	/* the MANIFEST's SHA-256 says all Content-MD5 would, and more */
+	if (b->m != NULL)
+		return DIGEST_SHA256;
+	return b->e->md5[0] != '\0' ? DIGEST_MD5 : 0;
+}
+
 int
 fblob_open(struct fetch *f, struct fblob *b)
 {
@@ -604,7 +613,7 @@ probe_done(struct fetch *f, struct fslot *s,
 	b->nranges = nr;
 	f->st.bytes += (int64_t)size - (int64_t)e->size;
 	e->size = size;
-	b->algos = (e->md5[0] ? DIGEST_MD5 : 0) | (b->m ? DIGEST_SHA256 : 0);
+	b->algos = fblob_algos(b);
 	b->state = FB_TODO;
 	if ((size_t)(b - f->b) < f->cursor)
 		f->cursor = (size_t)(b - f->b);

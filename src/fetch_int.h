@@ -125,6 +125,7 @@ struct fetch {
 
 /* fetch_engine.c */
 int fetch_engine_run(struct fetch *f);
+unsigned fblob_algos(const struct fblob *b);
 int fblob_open(struct fetch *f, struct fblob *b);
 void fblob_close(struct fblob *b);
 int fblob_advance(struct fetch *f, struct fblob *b);

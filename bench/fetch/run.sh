@@ -16,6 +16,9 @@
 # Usage: bench/fetch/run.sh [--runs N] [--sets a,b,c,a2,b2,c2] [--no-nginx]
 #   GREENLIGHT=path   use this binary (default: Release build in build-bench)
 #   BENCH_DIR=path    work directory (default: a temp dir under $TMPDIR)
+#   BENCH_OUT=path    where the tools write (default BENCH_DIR; /dev/shm/x
+#                     takes the disk out of the comparison)
+#   GL_SET=S.K=V      one extra setting for greenlight (fetch.connections=4)
 # Not a test: it prints numbers. Needs ~2.5 GiB RAM for Azurite and ~1.5 GiB
 # of disk for data and destinations.
 set -euo pipefail
@@ -52,7 +55,8 @@ export GL_SOURCE_DIR=$top GREENLIGHT
 . "$top/tests/lab/lib.sh"
 lab_init bench_fetch
 W=${BENCH_DIR:-$T}
-mkdir -p "$W"
+O=${BENCH_OUT:-$W}
+mkdir -p "$W" "$O"
 
 # --- data -----------------------------------------------------------------------
 echo "bench: generating data in $W/data" >&2
@@ -101,15 +105,15 @@ measure() {
 	local out=$1
 	shift
 	sync
-	/usr/bin/time -f '%e %M' -o "$W/time.txt" "$@" >"$W/run.log" 2>&1 || {
+	/usr/bin/time -f '%e %M %U %S' -o "$W/time.txt" "$@" >"$W/run.log" 2>&1 || {
 		echo "bench: failed: $*" >&2
 		tail -n 20 "$W/run.log" >&2
 		return 1
 	}
-	read -r secs rss <"$W/time.txt"
+	read -r secs rss usr sys <"$W/time.txt"
 	diff -rq "$W/data/$set" "$out" >/dev/null ||
 		{ echo "bench: $* produced different files" >&2; return 1; }
-	echo "$secs $rss"
+	echo "$secs $rss $(awk -v u="$usr" -v s="$sys" 'BEGIN { print u + s }')"
 }
 
 curl_config() { # BASE URL_QUERY OUT
@@ -127,14 +131,14 @@ curl_config() { # BASE URL_QUERY OUT
 	} >"$W/curl.cfg"
 }
 
-run_tool() { # TOOL -> "secs rss"
-	local out=$W/out/$1
-	rm -rf "$W/out" "$W/out.partial"
-	mkdir -p "$W/out"
+run_tool() { # TOOL -> "secs rss cpu"
+	local out=$O/out/$1
+	rm -rf "$O/out" "$O/out.partial"
+	mkdir -p "$O/out"
 	case $1 in
 	greenlight)
 		measure "$out" "$GREENLIGHT" fetch --config "$W/gl.ini" \
-			--release "$set" --dest "$out" ;;
+			--release "$set" --dest "$out" ${GL_SET:+--set "$GL_SET"} ;;
 	rclone)
 		measure "$out" rclone copy --config "$W/rclone.conf" \
 			--ca-cert "$LAB_CA" "azb:bench/$set" "$out" ;;
@@ -158,25 +162,26 @@ median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] 
 results=$W/results.txt
 : >"$results"
 bench_sets() { # TOOLS...
-	local tools=("$@") r t line secs rss bytes
+	local tools=("$@") r t line secs rss cpu bytes
 	for set in "${setlist[@]}"; do
 		bytes=$(bytes_of "$set")
 		for ((r = 1; r <= runs; r++)); do
 			# interleave the tools so machine noise hits them alike
 			for t in "${tools[@]}"; do
 				line=$(run_tool "$t") || exit 1
-				read -r secs rss <<<"$line"
+				read -r secs rss cpu <<<"$line"
 				awk -v b="$bytes" -v s="$secs" -v set="$set" \
-					-v t="$t" -v rss="$rss" -v r="$r" 'BEGIN {
-					printf "%s %s %d %.1f %d\n", set, t, r,
-					    (s > 0 ? b / s / 1e6 : 0), rss }' \
+					-v t="$t" -v rss="$rss" -v r="$r" \
+					-v cpu="$cpu" 'BEGIN {
+					printf "%s %s %d %.1f %d %.2f\n", set, t, r,
+					    (s > 0 ? b / s / 1e6 : 0), rss, cpu }' \
 					| tee -a "$results" >&2
 			done
 		done
 	done
 }
 
-echo "bench: set tool run MB/s maxrss_KiB" >&2
+echo "bench: set tool run MB/s maxrss_KiB cpu_s" >&2
 bench_sets greenlight rclone curl
 
 # --- nginx: the same files and a generated listing -------------------------------
@@ -216,6 +221,7 @@ for s in sets:
         f.write("".join(out))
 EOF
 	cat >"$W/nginx/nginx.conf" <<EOF
+user $(id -un);
 worker_processes 2;
 pid $W/nginx/nginx.pid;
 error_log $W/nginx/error.log;
@@ -258,7 +264,8 @@ fi
 
 # --- summary ---------------------------------------------------------------------
 echo
-printf '%-4s %-17s %9s %12s %16s\n' set tool "MB/s" "peak RSS" "greenlight/peer"
+printf '%-4s %-17s %9s %12s %9s %16s\n' set tool "MB/s" "peak RSS" "CPU s" \
+	"greenlight/peer"
 for set in "${setlist[@]}"; do
 	for t in greenlight rclone curl greenlight-nginx curl-nginx; do
 		grep -q "^$set $t " "$results" || continue
@@ -266,6 +273,8 @@ for set in "${setlist[@]}"; do
 			"$results" | median)
 		rss=$(awk -v s="$set" -v t="$t" '$1 == s && $2 == t { print $5 }' \
 			"$results" | sort -n | tail -n 1)
+		cpu=$(awk -v s="$set" -v t="$t" '$1 == s && $2 == t { print $6 }' \
+			"$results" | median)
 		eval "m_${set}_${t//-/_}=$mbs"
 		ratio=""
 		case $t in
@@ -276,8 +285,10 @@ for set in "${setlist[@]}"; do
 		curl-nginx) ratio=$(awk -v g="$(eval echo "\$m_${set}_greenlight_nginx")" \
 			-v p="$mbs" 'BEGIN { printf "%.2fx", p > 0 ? g / p : 0 }') ;;
 		esac
-		printf '%-4s %-17s %9s %9.1f MiB %16s\n' "$set" "$t" "$mbs" \
-			"$(awk -v k="$rss" 'BEGIN { print k / 1024 }')" "$ratio"
+		printf '%-4s %-17s %9s %9.1f MiB %9s %16s\n' "$set" "$t" "$mbs" \
+			"$(awk -v k="$rss" 'BEGIN { print k / 1024 }')" "$cpu" \
+			"$ratio"
 	done
 done
-echo "(median of $runs runs; peak RSS is the largest of the runs; raw numbers in $results)"
+echo "(median of $runs runs; peak RSS is the largest of the runs; CPU = user +"
+echo " system seconds, median; destinations in $O; raw numbers in $results)"
