@@ -473,8 +473,11 @@ deploy_run(const struct config *cfg, const struct deploy_opts *opts)
 	finish(d, rc, activated, started);
 	goto out;
 fail:
-	if (!activated && rc != EXIT_TEMPORARY && rc != EXIT_LOCAL)
-		fs_rm_rf(d->stage);	/* nothing there worth resuming */
+	/* keep a download worth resuming: one cut short by the network or
+	 * a full disk, of a release not installed yet */
+	if ((rc != EXIT_TEMPORARY && rc != EXIT_LOCAL) ||
+	    release_intact(&d->paths, d->release, 0))
+		fs_rm_rf(d->stage);
 	finish(d, rc, activated, started);
 out:
 	deploy_units_free(&u);
