@@ -1,7 +1,8 @@
 /*
  * fetch_int.h — what the fetch engine's files share; not an interface.
- * fetch.c plans and publishes, fetch_engine.c moves bytes, fetch_stage.c
- * owns the staging area (journal, data files, lock).
+ * fetch.c plans and publishes, fetch_engine.c moves bytes, fetch_blob.c
+ * keeps one blob's file, prefix and digests, fetch_hash.c hashes on a
+ * helper thread, fetch_stage.c owns the staging area (journal, lock).
  */
 #ifndef GREENLIGHT_FETCH_INT_H
 #define GREENLIGHT_FETCH_INT_H
@@ -125,11 +126,17 @@ struct fetch {
 
 /* fetch_engine.c */
 int fetch_engine_run(struct fetch *f);
+void fslot_release(struct fslot *s);
+
+/* fetch_blob.c */
 unsigned fblob_algos(const struct fblob *b);
 int fblob_open(struct fetch *f, struct fblob *b);
 void fblob_close(struct fblob *b);
 int fblob_advance(struct fetch *f, struct fblob *b);
 int fblob_finish(struct fetch *f, struct fblob *b);
+int fblob_verified(struct fetch *f, struct fblob *b);
+int fblob_hash_feed(struct fetch *f, struct fblob *b);
+void fblob_watch(struct fetch *f, struct fblob *b, int restarted);
 void fblob_restart(struct fetch *f, struct fblob *b, int probe);
 void fetch_write_failed(struct fetch *f, const char *path, int err);
 
