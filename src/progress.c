@@ -14,6 +14,8 @@
 #define BAR_EVERY_MS 200
 #define SAMPLES 16	     /* rate over the last few seconds */
 #define SAMPLE_EVERY_MS 500
+#define STATUS_ROOM 72	     /* columns kept for the status text */
+#define BAR_CELLS_MAX 30
 
 struct progress {
 	int bar;
@@ -78,10 +80,12 @@ progress_fmt_bytes(int64_t n, char *out, size_t outsz)
 void
 progress_fmt_rate(double bps, char *out, size_t outsz)
 {
-	char b[32];
+	size_t n;
 
-	progress_fmt_bytes(bps < 0 ? 0 : (int64_t)bps, b, sizeof(b));
-	snprintf(out, outsz, "%s/s", b);
+	progress_fmt_bytes(bps < 0 ? 0 : (int64_t)bps, out, outsz);
+	n = strlen(out);
+	if (n + 3 <= outsz)
+		memcpy(out + n, "/s", 3);
 }
 
 void
@@ -176,10 +180,13 @@ draw_bar(struct progress *p, int64_t now)
 	progress_fmt_status(p->bytes, p->total_bytes, p->files,
 	    p->total_files, rate_now(p, now), status, sizeof(status));
 	slen = strlen(status);
-	/* "[####....] " before the status when there is room */
-	cells = width - 1 - (int)slen - 3;
-	if (cells > (int)sizeof(bar) - 1)
-		cells = (int)sizeof(bar) - 1;
+	/* "[####....] " before the status when there is room; a steady
+	 * width, not one that follows the status text */
+	cells = width - 1 - STATUS_ROOM - 3;
+	if (cells > BAR_CELLS_MAX)
+		cells = BAR_CELLS_MAX;
+	if (cells >= 10 && (int)slen + cells + 3 > width - 1)
+		cells = 0;
 	if (cells >= 10) {
 		pct = percent(p->bytes, p->total_bytes);
 		fill = cells * pct / 100;
