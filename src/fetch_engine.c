@@ -4,8 +4,6 @@
  * it into its staging file, retries what is transient, restarts a blob
  * whose ETag changed, and journals every completed range.
  */
-#include <sys/stat.h>
-
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -40,7 +38,6 @@ fslot_release(struct fslot *s)
 	s->f = f;
 	s->buf = buf;
 }
-
 
 /* ---- one transfer ---- */
 
@@ -377,6 +374,15 @@ fail_final(struct fetch *f, struct fslot *s, const struct http_response *resp)
 	if (f->rc != EXIT_OK)
 		return;
 	progress_clear(f->prog);
+	if (resp->err == HTTP_E_NONE && resp->status / 100 == 2) {
+		/* answers kept breaking off, or were not what was asked */
+		log_error("fetch: %s: storage kept sending incomplete answers "
+		    "(%ld, %" PRIu64 " of %" PRIu64 " bytes of a range); the "
+		    "network or the storage service is unwell — rerun later "
+		    "to resume", s->b->e->name, resp->status, s->got, s->len);
+		f->rc = EXIT_TEMPORARY;
+		return;
+	}
 	f->rc = blob_error_report(f->bs, resp, s->b->e->name);
 	if (f->rc == EXIT_OK)
 		f->rc = EXIT_FAILURE_;
@@ -402,10 +408,24 @@ slot_retry(struct fetch *f, struct fslot *s, const struct http_response *resp)
 		fail_final(f, s, resp);
 		return -1;
 	}
-	f->st.retries++;
-	log_debug("fetch: %s: %s %ld, retrying in %" PRId64 " ms",
-	    s->b->e->name, resp->err != HTTP_E_NONE ?
-	    http_err_names[resp->err] : "status", resp->status, delay);
+	/* the first one is worth a line; the summary counts them all */
+	if (f->st.retries++ == 0) {
+		progress_clear(f->prog);
+		if (resp->err != HTTP_E_NONE)
+			log_info("fetch: %s: transfer broke off (%s: %s); "
+			    "retrying in %" PRId64 " ms (further retries are "
+			    "counted in the summary)", s->b->e->name,
+			    http_err_names[resp->err], resp->errmsg, delay);
+		else
+			log_info("fetch: %s: storage answered %ld; retrying "
+			    "in %" PRId64 " ms (further retries are counted "
+			    "in the summary)", s->b->e->name, resp->status,
+			    delay);
+	} else {
+		log_debug("fetch: %s: %s %ld, retrying in %" PRId64 " ms",
+		    s->b->e->name, http_err_names[resp->err], resp->status,
+		    delay);
+	}
 	s->due_ms = clock_mono_ms() + delay;
 	return 0;
 }
