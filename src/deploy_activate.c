@@ -345,7 +345,7 @@ out:
 
 int
 deploy_activate(struct deploy *d, const struct spec *spec,
-    const struct deploy_units *u, const char *command)
+    struct deploy_units *u, const char *command)
 {
 	int64_t t0 = clock_mono_ms();
 	int switched = 0, started = 0;

@@ -49,6 +49,8 @@ struct deploy_unit {
 	char name[96];	      /* "webapp.service" */
 	char path[PATH_MAX];  /* where its file goes */
 	char *text;	      /* rendered */
+	int changed;	      /* its file was (re)written by this run */
+	int keep_running;     /* restart only when its file changed */
 };
 
 struct deploy_units {
@@ -102,9 +104,16 @@ int deploy_units_render(struct deploy *d, const char *release,
 int deploy_units_in_place(const struct deploy_units *u);
 /* 1 when every unit is active, else 0. */
 int deploy_units_active(const struct deploy *d, const struct deploy_units *u);
-/* Write the unit files, daemon-reload when one changed, enable. 0/-1. */
-int deploy_units_install(struct deploy *d, const struct deploy_units *u);
-/* Restart every unit. 0/-1 (d->why set). */
+/*
+ * Write the unit files (marking each that changed), daemon-reload when one
+ * changed, enable. 0/-1.
+ */
+int deploy_units_install(struct deploy *d, struct deploy_units *u);
+/*
+ * Restart every unit; a keep_running unit (the health daemon) is only
+ * started when it is not running, or restarted when its file changed.
+ * 0/-1 (d->why set).
+ */
 int deploy_units_restart(struct deploy *d, const struct deploy_units *u);
 /* Stop, disable and remove the units of old that keep does not have. */
 void deploy_units_retire(struct deploy *d, const struct deploy_units *keep,
@@ -133,6 +142,6 @@ int deploy_validate(struct deploy *d, const char *release,
  * again, EXIT_FAILURE_ when it is not (or there was none to go back to).
  */
 int deploy_activate(struct deploy *d, const struct spec *spec,
-    const struct deploy_units *u, const char *command);
+    struct deploy_units *u, const char *command);
 
 #endif

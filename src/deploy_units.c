@@ -147,12 +147,16 @@ deploy_units_render(struct deploy *d, const char *release, const char *reldir,
 	su.argv = health_argv;
 	su.working_directory = "/";
 	su.restart = "always";
+	/* a stop drains first: give it drain_max and a margin before KILL */
+	su.stop_timeout_ms = (cfg->drain_max_ms > cfg->preempt_drain_max_ms ?
+	    cfg->drain_max_ms : cfg->preempt_drain_max_ms) + 15000;
 	su.release_dir = reldir;
 	su.current_dir = d->paths.current;
 	su.release = release;
 	su.scope = cfg->scope;
 	if (unit_render_one(d, u, &su, verify) < 0)
 		goto fail;
+	u->v[u->n - 1].keep_running = 1;
 	return 0;
 fail:
 	deploy_units_free(u);
@@ -199,7 +203,7 @@ deploy_units_active(const struct deploy *d, const struct deploy_units *u)
 }
 
 int
-deploy_units_install(struct deploy *d, const struct deploy_units *u)
+deploy_units_install(struct deploy *d, struct deploy_units *u)
 {
 	int changed = 0;
 
@@ -210,6 +214,7 @@ deploy_units_install(struct deploy *d, const struct deploy_units *u)
 			deploy_fail(d, "cannot write unit %s", u->v[i].path);
 			return -1;
 		}
+		u->v[i].changed = rc > 0;
 		if (rc > 0)
 			changed = 1;
 	}
@@ -233,8 +238,21 @@ int
 deploy_units_restart(struct deploy *d, const struct deploy_units *u)
 {
 	for (int i = 0; i < u->n; i++) {
-		log_info("unit %s: restarting", u->v[i].name);
-		if (service_ctl(d->cfg->scope, "restart", u->v[i].name,
+		const char *verb = "restart";
+
+		/*
+		 * The health daemon follows `current` by itself; restarting it
+		 * means SIGTERM, which drains this VM for drain_min. Only a
+		 * changed unit (new binary path, new config path) restarts it.
+		 */
+		if (u->v[i].keep_running && !u->v[i].changed) {
+			verb = "start";
+			log_debug("unit %s: unchanged; started if not running",
+			    u->v[i].name);
+		} else {
+			log_info("unit %s: restarting", u->v[i].name);
+		}
+		if (service_ctl(d->cfg->scope, verb, u->v[i].name,
 		    SERVICE_CTL_TIMEOUT_MS) != 0) {
 			deploy_fail(d, "systemctl restart %s failed (see "
 			    "above; journalctl%s -u %s says why)",
