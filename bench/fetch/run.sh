@@ -156,9 +156,6 @@ run_tool() { # TOOL -> "secs rss cpu"
 
 bytes_of() { du -sb --apparent-size "$W/data/$1" | cut -f1; }
 
-median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] :
-	(v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-
 results=$W/results.txt
 : >"$results"
 bench_sets() { # TOOLS...
@@ -263,32 +260,53 @@ EOF
 fi
 
 # --- summary ---------------------------------------------------------------------
+# per set and tool: median MB/s, largest RSS, median CPU; ratios of the
+# medians: greenlight / rclone and greenlight / curl (Azurite), and
+# greenlight-nginx / curl-nginx
 echo
-printf '%-4s %-17s %9s %12s %9s %16s\n' set tool "MB/s" "peak RSS" "CPU s" \
-	"greenlight/peer"
-for set in "${setlist[@]}"; do
-	for t in greenlight rclone curl greenlight-nginx curl-nginx; do
-		grep -q "^$set $t " "$results" || continue
-		mbs=$(awk -v s="$set" -v t="$t" '$1 == s && $2 == t { print $4 }' \
-			"$results" | median)
-		rss=$(awk -v s="$set" -v t="$t" '$1 == s && $2 == t { print $5 }' \
-			"$results" | sort -n | tail -n 1)
-		cpu=$(awk -v s="$set" -v t="$t" '$1 == s && $2 == t { print $6 }' \
-			"$results" | median)
-		eval "m_${set}_${t//-/_}=$mbs"
-		ratio=""
-		case $t in
-		rclone) ratio=$(awk -v g="$(eval echo "\$m_${set}_greenlight")" \
-			-v p="$mbs" 'BEGIN { printf "%.2fx", p > 0 ? g / p : 0 }') ;;
-		curl) ratio=$(awk -v g="$(eval echo "\$m_${set}_greenlight")" \
-			-v p="$mbs" 'BEGIN { printf "%.2fx", p > 0 ? g / p : 0 }') ;;
-		curl-nginx) ratio=$(awk -v g="$(eval echo "\$m_${set}_greenlight_nginx")" \
-			-v p="$mbs" 'BEGIN { printf "%.2fx", p > 0 ? g / p : 0 }') ;;
-		esac
-		printf '%-4s %-17s %9s %9.1f MiB %9s %16s\n' "$set" "$t" "$mbs" \
-			"$(awk -v k="$rss" 'BEGIN { print k / 1024 }')" "$cpu" \
-			"$ratio"
-	done
-done
+awk -v order="${setlist[*]}" '
+function median(list,    n, v, i, j, t) {
+	n = split(list, v, " ")
+	for (i = 2; i <= n; i++)
+		for (j = i; j > 1 && v[j - 1] + 0 > v[j] + 0; j--) {
+			t = v[j]; v[j] = v[j - 1]; v[j - 1] = t
+		}
+	return (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+}
+{
+	k = $1 SUBSEP $2
+	mbs[k] = mbs[k] " " $4
+	cpu[k] = cpu[k] " " $6
+	if ($5 > rss[k])
+		rss[k] = $5
+}
+END {
+	printf "%-4s %-17s %9s %12s %7s %16s\n", "set", "tool", "MB/s",
+	    "peak RSS", "CPU s", "greenlight/peer"
+	nt = split("greenlight rclone curl greenlight-nginx curl-nginx", tools,
+	    " ")
+	ns = split(order, sets, " ")
+	for (i = 1; i <= ns; i++) {
+		s = sets[i]
+		for (j = 1; j <= nt; j++) {
+			t = tools[j]
+			k = s SUBSEP t
+			if (!(k in mbs))
+				continue
+			m[t] = median(mbs[k])
+			ratio = ""
+			ref = ""
+			if (t == "curl-nginx")
+				ref = "greenlight-nginx"
+			if (t == "rclone" || t == "curl")
+				ref = "greenlight"
+			if (ref != "" && (ref in m) && m[t] > 0)
+				ratio = sprintf("%.2fx", m[ref] / m[t])
+			printf "%-4s %-17s %9.1f %8.1f MiB %7.2f %16s\n", s, t,
+			    m[t], rss[k] / 1024, median(cpu[k]), ratio
+		}
+		delete m
+	}
+}' "$results"
 echo "(median of $runs runs; peak RSS is the largest of the runs; CPU = user +"
 echo " system seconds, median; destinations in $O; raw numbers in $results)"
