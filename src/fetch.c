@@ -27,6 +27,7 @@ static int
 setup_paths(struct fetch *f)
 {
 	const char *dest = f->opts->dest;
+	struct stat st;
 	size_t n;
 	int w;
 
@@ -48,6 +49,11 @@ setup_paths(struct fetch *f)
 	}
 	memcpy(f->dest, dest, n);
 	f->dest[n] = '\0';
+	if (lstat(f->dest, &st) == 0 && !S_ISDIR(st.st_mode)) {
+		log_error("fetch: %s exists and is not a directory; remove it "
+		    "or choose another --dest", f->dest);
+		return EXIT_USAGE;
+	}
 	if (f->opts->staging != NULL && *f->opts->staging != '\0')
 		w = snprintf(f->staging, sizeof(f->staging), "%s",
 		    f->opts->staging);
