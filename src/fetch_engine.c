@@ -570,8 +570,8 @@ fetch_engine_run(struct fetch *f)
 	for (size_t i = 0; i < f->nb && f->rc == EXIT_OK; i++) {
 		if (!f->b[i].skip && f->b[i].state != FB_DONE &&
 		    f->b[i].state != FB_INPLACE) {
-			log_error("fetch: internal error: %s was left unfinished",
-			    f->b[i].e->name);
+			log_error("fetch: internal error: %s was left "
+			    "unfinished", f->b[i].e->name);
 			f->rc = EXIT_FAILURE_;
 		}
 	}

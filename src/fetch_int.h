@@ -92,7 +92,7 @@ struct fetch {
 	char dest[PATH_MAX];
 	char staging[PATH_MAX];
 	char data[PATH_MAX];	     /* staging/data */
-	char key[1024];		     /* journal key: endpoint container release */
+	char key[1024];		     /* journal key (endpoint, container, …) */
 	uint64_t chunk;
 	struct http_client *http;    /* storage transfers */
 	struct http_client *http_id; /* IMDS */

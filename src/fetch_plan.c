@@ -75,7 +75,8 @@ fetch_paths_conflict(const char *const *sorted, size_t n, size_t *file,
 				break;
 			memcpy(buf, s, plen);
 			buf[plen] = '\0';
-			hit = bsearch(&key, sorted, n, sizeof(*sorted), cmp_str);
+			hit = bsearch(&key, sorted, n, sizeof(*sorted),
+			    cmp_str);
 			if (hit != NULL) {
 				*file = (size_t)(hit - sorted);
 				*under = i;

@@ -53,8 +53,8 @@ test_path_check(void **state)
 		rc = fetch_path_check(path_table[i].rel, err, sizeof(err));
 		if (path_table[i].why == NULL) {
 			if (rc != 0)
-				fail_msg("\"%s\" rejected: %s", path_table[i].rel,
-				    err);
+				fail_msg("\"%s\" rejected: %s",
+				    path_table[i].rel, err);
 		} else {
 			if (rc == 0)
 				fail_msg("\"%s\" accepted", path_table[i].rel);
