@@ -3,11 +3,9 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <sys/socket.h>
@@ -15,6 +13,7 @@
 #include "agent.h"
 #include "clock.h"
 #include "health/check.h"
+#include "health/worker.h"
 #include "log.h"
 
 const char *const check_state_names[CHECK__MAX] = {
@@ -194,28 +193,8 @@ struct checker {
 	struct http_client *http;
 	check_report_fn report;
 	void *arg;
-	pthread_t thread;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int stop;
+	struct worker w;
 };
-
-/* The CLOCK_MONOTONIC timespec of monotonic millisecond at_ms. */
-static void
-timespec_at(struct timespec *ts, int64_t at_ms)
-{
-	int64_t left = at_ms - clock_mono_ms();
-
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	if (left < 0)
-		left = 0;
-	ts->tv_sec += left / 1000;
-	ts->tv_nsec += (left % 1000) * 1000000;
-	if (ts->tv_nsec >= 1000000000) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000;
-	}
-}
 
 static void *
 checker_main(void *arg)
@@ -226,24 +205,14 @@ checker_main(void *arg)
 
 	check_flip_init(&flip, c->spec.threshold);
 	for (;;) {
-		struct timespec ts;
 		int ok, flipped;
 		int64_t next = clock_mono_ms() + c->spec.interval_ms;
 
 		ok = check_once(c->http, &c->spec, detail, sizeof(detail));
 		flipped = check_flip_feed(&flip, ok);
 		c->report(c->arg, flip.state, flipped, ok, detail);
-
-		pthread_mutex_lock(&c->mu);
-		while (!c->stop && clock_mono_ms() < next) {
-			timespec_at(&ts, next);
-			pthread_cond_timedwait(&c->cv, &c->mu, &ts);
-		}
-		if (c->stop) {
-			pthread_mutex_unlock(&c->mu);
+		if (worker_sleep_until(&c->w, next))
 			break;
-		}
-		pthread_mutex_unlock(&c->mu);
 	}
 	return NULL;
 }
@@ -253,7 +222,6 @@ checker_start(const struct check_spec *spec, struct http_client *http,
     check_report_fn report, void *arg)
 {
 	struct checker *c;
-	pthread_condattr_t ca;
 
 	c = calloc(1, sizeof(*c));
 	if (c == NULL) {
@@ -264,15 +232,8 @@ checker_start(const struct check_spec *spec, struct http_client *http,
 	c->http = http;
 	c->report = report;
 	c->arg = arg;
-	pthread_mutex_init(&c->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&c->cv, &ca);
-	pthread_condattr_destroy(&ca);
-	if (pthread_create(&c->thread, NULL, checker_main, c) != 0) {
+	if (worker_start(&c->w, checker_main, c) < 0) {
 		log_error("health: cannot start the workload checker thread");
-		pthread_cond_destroy(&c->cv);
-		pthread_mutex_destroy(&c->mu);
 		free(c);
 		return NULL;
 	}
@@ -284,12 +245,6 @@ checker_stop(struct checker *c)
 {
 	if (c == NULL)
 		return;
-	pthread_mutex_lock(&c->mu);
-	c->stop = 1;
-	pthread_cond_signal(&c->cv);
-	pthread_mutex_unlock(&c->mu);
-	pthread_join(c->thread, NULL);
-	pthread_cond_destroy(&c->cv);
-	pthread_mutex_destroy(&c->mu);
+	worker_stop(&c->w);
 	free(c);
 }

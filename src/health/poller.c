@@ -1,14 +1,13 @@
 /* poller.c — the Scheduled Events poller thread. */
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "agent.h"
 #include "clock.h"
 #include "health/poller.h"
+#include "health/worker.h"
 #include "log.h"
 
 /* "expect a delayed response in your first call of up to two minutes" */
@@ -24,42 +23,8 @@ struct poller {
 	const char *endpoint;
 	int64_t interval_ms;
 	struct http_client *http;
-	pthread_t thread;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	atomic_int stop;
+	struct worker w;
 };
-
-static void
-timespec_at(struct timespec *ts, int64_t at_ms)
-{
-	int64_t left = at_ms - clock_mono_ms();
-
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	if (left < 0)
-		left = 0;
-	ts->tv_sec += left / 1000;
-	ts->tv_nsec += (left % 1000) * 1000000;
-	if (ts->tv_nsec >= 1000000000) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000;
-	}
-}
-
-/* Sleep until at_ms or a stop; returns 1 when stopping. */
-static int
-poller_wait(struct poller *p, int64_t at_ms)
-{
-	struct timespec ts;
-
-	pthread_mutex_lock(&p->mu);
-	while (!atomic_load(&p->stop) && clock_mono_ms() < at_ms) {
-		timespec_at(&ts, at_ms);
-		pthread_cond_timedwait(&p->cv, &p->mu, &ts);
-	}
-	pthread_mutex_unlock(&p->mu);
-	return atomic_load(&p->stop);
-}
 
 /* Read compute.name; 0 when known (out filled). Logs the first failure. */
 static int
@@ -69,7 +34,7 @@ read_vm_name(struct poller *p, char *out, size_t outsz, int *warned)
 	char err[512];
 	long status;
 
-	r = events_vm_name(p->http, p->endpoint, NAME_TIMEOUT_MS, &p->stop,
+	r = events_vm_name(p->http, p->endpoint, NAME_TIMEOUT_MS, &p->w.stop,
 	    out, outsz, &status, err, sizeof(err));
 	if (r == EVENTS_OK) {
 		log_info("health: this VM is \"%s\" (IMDS compute.name); "
@@ -77,7 +42,7 @@ read_vm_name(struct poller *p, char *out, size_t outsz, int *warned)
 		health_set_vm_name(p->h, out);
 		return 0;
 	}
-	if (!*warned && !atomic_load(&p->stop)) {
+	if (!*warned && !atomic_load(&p->w.stop)) {
 		log_warn("health: cannot read this VM's name from IMDS "
 		    "(%s/metadata/instance/compute/name: %s); Scheduled Events "
 		    "cannot be matched to this VM until it can; retrying",
@@ -101,7 +66,7 @@ poller_main(void *arg)
 		log_error("health: out of memory in the poller");
 		return NULL;
 	}
-	while (!atomic_load(&p->stop)) {
+	while (!atomic_load(&p->w.stop)) {
 		enum events_result r;
 		int64_t start = clock_mono_ms(), delay;
 		long status;
@@ -110,14 +75,14 @@ poller_main(void *arg)
 			have_name = read_vm_name(p, name, sizeof(name),
 			    &name_warned) == 0;
 			name_at = clock_mono_ms() + NAME_RETRY_MS;
-			if (atomic_load(&p->stop))
+			if (atomic_load(&p->w.stop))
 				break;
 		}
 		/* until IMDS has answered once, allow the slow first call */
 		r = events_fetch(p->http, p->endpoint, answered ?
-		    POLL_TIMEOUT_MS : FIRST_TIMEOUT_MS, &p->stop,
+		    POLL_TIMEOUT_MS : FIRST_TIMEOUT_MS, &p->w.stop,
 		    have_name ? name : NULL, doc, &status, err, sizeof(err));
-		if (atomic_load(&p->stop))
+		if (atomic_load(&p->w.stop))
 			break;
 		if (r == EVENTS_OK) {
 			answered = 1;
@@ -135,7 +100,7 @@ poller_main(void *arg)
 		if (delay > BACKOFF_CAP_MS && p->interval_ms < BACKOFF_CAP_MS)
 			delay = BACKOFF_CAP_MS;
 		next = start + delay;
-		if (poller_wait(p, next))
+		if (worker_sleep_until(&p->w, next))
 			break;
 	}
 	free(doc);
@@ -147,7 +112,6 @@ poller_start(struct health *h, const char *endpoint, int64_t interval_ms,
     struct http_client *http)
 {
 	struct poller *p;
-	pthread_condattr_t ca;
 
 	p = calloc(1, sizeof(*p));
 	if (p == NULL) {
@@ -158,16 +122,8 @@ poller_start(struct health *h, const char *endpoint, int64_t interval_ms,
 	p->endpoint = endpoint;
 	p->interval_ms = interval_ms > 0 ? interval_ms : 1000;
 	p->http = http;
-	atomic_init(&p->stop, 0);
-	pthread_mutex_init(&p->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&p->cv, &ca);
-	pthread_condattr_destroy(&ca);
-	if (pthread_create(&p->thread, NULL, poller_main, p) != 0) {
+	if (worker_start(&p->w, poller_main, p) < 0) {
 		log_error("health: cannot start the Scheduled Events poller");
-		pthread_cond_destroy(&p->cv);
-		pthread_mutex_destroy(&p->mu);
 		free(p);
 		return NULL;
 	}
@@ -179,12 +135,6 @@ poller_stop(struct poller *p)
 {
 	if (p == NULL)
 		return;
-	pthread_mutex_lock(&p->mu);
-	atomic_store(&p->stop, 1);
-	pthread_cond_signal(&p->cv);
-	pthread_mutex_unlock(&p->mu);
-	pthread_join(p->thread, NULL);
-	pthread_cond_destroy(&p->cv);
-	pthread_mutex_destroy(&p->mu);
+	worker_stop(&p->w);
 	free(p);
 }
