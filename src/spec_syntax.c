@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "parse.h"
+#include "path.h"
 #include "spec.h"
 #include "spec_syntax.h"
 
@@ -147,9 +148,6 @@ int
 spec_path_norm(const char *in, int absolute, char *out, size_t outsz,
     const char **why)
 {
-	const char *p = in, *seg;
-	size_t o = 0, len;
-
 	if (strlen(in) >= SPEC_PATH_MAX || strlen(in) >= outsz) {
 		*why = "path too long";
 		return -1;
@@ -160,35 +158,16 @@ spec_path_norm(const char *in, int absolute, char *out, size_t outsz,
 				  "absolute one";
 		return -1;
 	}
-	for (; *p != '\0'; p++) {
+	for (const char *p = in; *p != '\0'; p++) {
 		if (iscntrl((unsigned char)*p)) {
 			*why = "control character in the path";
 			return -1;
 		}
 	}
-	for (p = in;;) {
-		while (*p == '/')
-			p++;
-		if (*p == '\0')
-			break;
-		seg = p;
-		while (*p != '\0' && *p != '/')
-			p++;
-		len = (size_t)(p - seg);
-		if (len == 1 && seg[0] == '.')
-			continue;
-		if (len == 2 && seg[0] == '.' && seg[1] == '.') {
-			*why = "\"..\" is not allowed in the path";
-			return -1;
-		}
-		if (o > 0 || absolute)
-			out[o++] = '/';
-		memcpy(out + o, seg, len);
-		o += len;
+	if (path_norm(in, out, outsz) < 0) {
+		*why = "\"..\" is not allowed in the path";
+		return -1;
 	}
-	if (absolute && o == 0)
-		out[o++] = '/';
-	out[o] = '\0';
 	return 0;
 }
 

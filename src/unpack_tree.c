@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "fsutil.h"
+#include "path.h"
 #include "unpack_int.h"
 
 #define HOPS_MAX 40 /* symlinks followed in one resolution, as Linux */
@@ -32,9 +33,6 @@ int
 tree_path_norm(const char *in, uint64_t max, char *out, size_t outsz,
     char *why, size_t whysz)
 {
-	const char *p, *seg;
-	size_t o = 0, len;
-
 	if (in == NULL) {
 		snprintf(why, whysz, "no usable name");
 		return -1;
@@ -52,27 +50,10 @@ tree_path_norm(const char *in, uint64_t max, char *out, size_t outsz,
 		snprintf(why, whysz, "absolute path");
 		return -1;
 	}
-	for (p = in;;) {
-		while (*p == '/')
-			p++;
-		if (*p == '\0')
-			break;
-		seg = p;
-		while (*p != '\0' && *p != '/')
-			p++;
-		len = (size_t)(p - seg);
-		if (len == 1 && seg[0] == '.')
-			continue;
-		if (len == 2 && seg[0] == '.' && seg[1] == '.') {
-			snprintf(why, whysz, "\"..\" in the path");
-			return -1;
-		}
-		if (o > 0)
-			out[o++] = '/';
-		memcpy(out + o, seg, len);
-		o += len;
+	if (path_norm(in, out, outsz) < 0) {
+		snprintf(why, whysz, "\"..\" in the path");
+		return -1;
 	}
-	out[o] = '\0';
 	return 0;
 }
 
@@ -116,26 +97,16 @@ tree_link_check(const char *dest, const char *path, const char *target,
 	}
 	/* the link's directory, counted from the release root */
 	depth = depth_of(dest) + depth_of(path) - 1;
-	for (p = target;;) {
-		while (*p == '/')
-			p++;
-		if (*p == '\0')
-			break;
-		seg = p;
-		while (*p != '\0' && *p != '/')
-			p++;
-		len = (size_t)(p - seg);
-		if (len == 1 && seg[0] == '.')
-			continue;
-		if (len == 2 && seg[0] == '.' && seg[1] == '.') {
-			if (--depth < 0) {
-				snprintf(why, whysz, "symlink to \"%.200s\" "
-				    "leaves the release", target);
-				return -1;
-			}
+	for (p = target; (seg = path_segment_next(&p, &len)) != NULL;) {
+		if (!path_segment_is_dotdot(seg, len)) {
+			depth++;
 			continue;
 		}
-		depth++;
+		if (--depth < 0) {
+			snprintf(why, whysz, "symlink to \"%.200s\" leaves the "
+			    "release", target);
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -346,8 +317,8 @@ link_resolve(int rootfd, const struct tree_index *idx, const char *link,
 {
 	char cur[TREE_PATH_MAX * 2], rest[TREE_PATH_MAX * 2];
 	char next[TREE_PATH_MAX * 2], tbuf[TREE_PATH_MAX];
-	const char *t, *seg, *slash;
-	size_t p = 0, len, clen;
+	const char *t, *seg, *slash, *r;
+	size_t len, clen;
 	int hops = 0;
 
 	slash = strrchr(link, '/');
@@ -355,18 +326,8 @@ link_resolve(int rootfd, const struct tree_index *idx, const char *link,
 	    slash ? (int)(slash - link) : 0, link);
 	if (snprintf(rest, sizeof(rest), "%s", target) >= (int)sizeof(rest))
 		return -1;
-	for (;;) {
-		while (rest[p] == '/')
-			p++;
-		if (rest[p] == '\0')
-			return 0;
-		seg = rest + p;
-		while (rest[p] != '\0' && rest[p] != '/')
-			p++;
-		len = (size_t)(rest + p - seg);
-		if (len == 1 && seg[0] == '.')
-			continue;
-		if (len == 2 && seg[0] == '.' && seg[1] == '.') {
+	for (r = rest; (seg = path_segment_next(&r, &len)) != NULL;) {
+		if (path_segment_is_dotdot(seg, len)) {
 			if (cur[0] == '\0')
 				return -1;
 			slash = strrchr(cur, '/');
@@ -388,12 +349,13 @@ link_resolve(int rootfd, const struct tree_index *idx, const char *link,
 		if (t[0] == '/')
 			return -1;
 		cur[clen > 0 ? clen - 1 : 0] = '\0'; /* back to its dir */
-		if (snprintf(next, sizeof(next), "%s/%s", t, rest + p) >=
+		if (snprintf(next, sizeof(next), "%s/%s", t, r) >=
 		    (int)sizeof(next))
 			return -1;
 		memcpy(rest, next, strlen(next) + 1);
-		p = 0;
+		r = rest;
 	}
+	return 0;
 }
 
 /* Names in the directory fd (without . and ..); NULL-terminated. */
