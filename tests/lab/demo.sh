@@ -17,7 +17,11 @@ top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 LAB_DIR=${LAB_DIR:-${TMPDIR:-/tmp}/greenlight-lab}
 keepfile=$LAB_DIR/demo.keep
 
-step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+if [ -t 1 ]; then
+	step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+else
+	step() { printf '\n==> %s\n' "$*"; }
+fi
 say() { printf '    %s\n' "$*"; }
 # show and run a greenlight command (next to the systemd user manager); its
 # log goes to the screen without the journald priority prefixes
