@@ -319,16 +319,19 @@ deploy_spec_prefetch(struct deploy *d, char **text, size_t *len)
 	struct blob_service *bs = NULL;
 	struct http_response resp;
 	char name[RELEASE_NAME_MAX + 16];
-	int rc = EXIT_FAILURE_;
+	int rc = EXIT_FAILURE_, quiet;
 
 	*text = NULL;
 	*len = 0;
 	memset(&resp, 0, sizeof(resp));
+	snprintf(name, sizeof(name), "%s/%s", d->release, SPEC_FILE);
 	/* a slow IMDS or storage is the fetch's to wait for and report */
 	if (cfg.deadline_ms > PREFETCH_DEADLINE_MS)
 		cfg.deadline_ms = PREFETCH_DEADLINE_MS;
 	memset(&ho, 0, sizeof(ho));
 	ho.ca_file = cfg.ca_file;
+	/* best effort: when it fails, the fetch tries again and reports */
+	quiet = log_quiet(1);
 	http = http_client_new(&ho);
 	if (http == NULL)
 		goto out;
@@ -339,7 +342,6 @@ deploy_spec_prefetch(struct deploy *d, char **text, size_t *len)
 	bs = blob_service_new(&cfg, http, auth);
 	if (bs == NULL)
 		goto out;
-	snprintf(name, sizeof(name), "%s/%s", d->release, SPEC_FILE);
 	rc = plan_get_spec(&cfg, bs, http, name, 1, &resp);
 	if (rc == EXIT_OK) {
 		*text = resp.body;
@@ -349,6 +351,10 @@ deploy_spec_prefetch(struct deploy *d, char **text, size_t *len)
 			rc = EXIT_FAILURE_;
 	}
 out:
+	log_quiet(quiet);
+	if (rc != EXIT_OK)
+		log_debug("%s: not read ahead (%s); it is read as it downloads",
+		    name, exit_code_name(rc));
 	http_response_clear(&resp);
 	blob_service_free(bs);
 	auth_free(auth);

@@ -11,6 +11,7 @@
 static enum log_level log_level = LOG_LEVEL_INFO;
 static int log_journal = -1;
 static const char *log_tag;
+static int log_quiet_on;
 
 /* sd-daemon(3) priorities: err, warning, info, debug, debug. */
 static const int log_priority[LOG_LEVEL__MAX] = { 3, 4, 6, 7, 7 };
@@ -55,6 +56,15 @@ void
 log_set_tag(const char *tag)
 {
 	log_tag = tag;
+}
+
+int
+log_quiet(int on)
+{
+	int was = log_quiet_on;
+
+	log_quiet_on = on;
+	return was;
 }
 
 static int
@@ -167,6 +177,8 @@ log_emit(enum log_level level, const char *fmt, va_list ap)
 	char msg[4096], clean[4096];
 	int journal;
 
+	if (log_quiet_on && level < LOG_LEVEL_DEBUG)
+		level = LOG_LEVEL_DEBUG;
 	if (level > log_level)
 		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);

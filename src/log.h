@@ -21,6 +21,12 @@ enum log_level log_get_level(void);
 void log_set_journal(int mode);
 /* Prefix every message with this program tag ("greenlight"), NULL for none. */
 void log_set_tag(const char *tag);
+/*
+ * While on, errors, warnings and info are logged as debug: for a
+ * best-effort attempt whose failure the next step reports properly.
+ * Returns the previous setting (to restore it).
+ */
+int log_quiet(int on);
 
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
