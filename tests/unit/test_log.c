@@ -191,6 +191,39 @@ test_levels(void **state)
 	log_set_level(LOG_LEVEL_INFO);
 }
 
+/* log_quiet: everything above debug becomes debug, and it nests. */
+static void
+test_quiet(void **state)
+{
+	static const struct {
+		enum log_level level;
+		const char *want;
+	} t[] = {
+		{ LOG_LEVEL_INFO, "" },
+		{ LOG_LEVEL_DEBUG, "debug: e\ndebug: w\ndebug: i\ndebug: d\n" },
+	};
+	struct capture c;
+	int was;
+
+	log_set_tag(NULL);
+	log_set_journal(0);
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		log_set_level(t[i].level);
+		was = log_quiet(1);
+		assert_int_equal(was, 0);
+		capture_begin(&c);
+		emit_all();
+		capture_end(&c);
+		assert_int_equal(log_quiet(was), 1);
+		assert_string_equal(c.text, t[i].want);
+	}
+	log_set_level(LOG_LEVEL_INFO);
+	capture_begin(&c);
+	log_error("e");
+	capture_end(&c);
+	assert_string_equal(c.text, "error: e\n");
+}
+
 static void
 test_journal_prefix_and_tag(void **state)
 {
@@ -258,6 +291,7 @@ main(void)
 		cmocka_unit_test(test_redact_truncation),
 		cmocka_unit_test(test_log_messages_redacted),
 		cmocka_unit_test(test_levels),
+		cmocka_unit_test(test_quiet),
 		cmocka_unit_test(test_journal_prefix_and_tag),
 		cmocka_unit_test(test_long_message),
 		cmocka_unit_test(test_exit_code_names),
