@@ -314,12 +314,12 @@ cli_parse(struct cli_ctx *ctx, int argc, char **argv,
 }
 
 struct config *
-cli_config(struct cli_ctx *ctx, unsigned need)
+cli_config_load(struct cli_ctx *ctx, unsigned need, int *problems)
 {
 	struct config *cfg;
-	int problems = 0;
+	int n = 0;
 
-	cfg = config_load(ctx->config_path, &problems);
+	cfg = config_load(ctx->config_path, &n);
 	if (cfg == NULL) {
 		log_error("out of memory");
 		return NULL;
@@ -337,9 +337,22 @@ cli_config(struct cli_ctx *ctx, unsigned need)
 			    ctx->set_origin[i]);
 		}
 		if (rc < 0)
-			problems++;
+			n++;
 	}
-	problems += config_check(cfg, need);
+	n += config_check(cfg, need);
+	*problems = n;
+	return cfg;
+}
+
+struct config *
+cli_config(struct cli_ctx *ctx, unsigned need)
+{
+	struct config *cfg;
+	int problems = 0;
+
+	cfg = cli_config_load(ctx, need, &problems);
+	if (cfg == NULL)
+		return NULL;
 	if (problems > 0) {
 		log_error("configuration has %d problem%s; fix %s and rerun "
 		    "(greenlight config shows the effective values)", problems,
@@ -348,6 +361,40 @@ cli_config(struct cli_ctx *ctx, unsigned need)
 		config_free(cfg);
 		return NULL;
 	}
+	return cfg;
+}
+
+int
+cli_no_args(const struct cli_ctx *ctx)
+{
+	if (ctx->nrest == 0)
+		return 0;
+	fprintf(stderr,
+	    "greenlight %s: unexpected argument '%s'\n"
+	    "Try 'greenlight help %s'.\n",
+	    ctx->command, ctx->rest[0], ctx->command);
+	return -1;
+}
+
+struct config *
+cli_start(struct cli_ctx *ctx, int argc, char **argv,
+    const struct cli_opt *opts, unsigned need, int *rc)
+{
+	struct config *cfg;
+	int parsed;
+
+	parsed = cli_parse(ctx, argc, argv, opts);
+	if (parsed != 0) {
+		*rc = parsed > 0 ? EXIT_OK : EXIT_USAGE;
+		return NULL;
+	}
+	if (cli_no_args(ctx) < 0) {
+		*rc = EXIT_USAGE;
+		return NULL;
+	}
+	cfg = cli_config(ctx, need);
+	if (cfg == NULL)
+		*rc = EXIT_CONFIG;
 	return cfg;
 }
 

@@ -37,9 +37,22 @@ int cli_parse(struct cli_ctx *ctx, int argc, char **argv,
     const struct cli_opt *opts);
 /*
  * Load the configuration for a parsed command: file, environment, flag
- * overrides, then config_check(need). NULL (problems logged) when invalid.
+ * overrides, then config_check(need). Returns it also when it has problems
+ * (each logged; *problems gets the count), NULL when out of memory.
  */
+struct config *cli_config_load(struct cli_ctx *ctx, unsigned need,
+    int *problems);
+/* cli_config_load, but NULL (problems logged, then a summary) when invalid. */
 struct config *cli_config(struct cli_ctx *ctx, unsigned need);
+/* 0, or -1 after telling the user that the command takes no arguments. */
+int cli_no_args(const struct cli_ctx *ctx);
+/*
+ * How a command without positional arguments starts: cli_parse, then
+ * cli_config(need). The configuration, or NULL with *rc the exit code to
+ * return at once (EXIT_OK after --help, EXIT_USAGE, EXIT_CONFIG).
+ */
+struct config *cli_start(struct cli_ctx *ctx, int argc, char **argv,
+    const struct cli_opt *opts, unsigned need, int *rc);
 /* The whole CLI: dispatch argv to a command; returns the exit code. */
 int cli_main(int argc, char **argv);
 

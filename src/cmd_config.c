@@ -21,22 +21,9 @@ cmd_config(int argc, char **argv)
 	rc = cli_parse(&ctx, argc, argv, opts);
 	if (rc != 0)
 		return rc > 0 ? EXIT_OK : EXIT_USAGE;
-	cfg = config_load(ctx.config_path, &problems);
+	cfg = cli_config_load(&ctx, CONFIG_NEED_STORAGE, &problems);
 	if (cfg == NULL)
 		return EXIT_FAILURE_;
-	for (int i = 0; i < ctx.nsets; i++) {
-		if (i + 1 < ctx.nsets && ctx.set_origin[i + 1] == NULL) {
-			rc = config_set(cfg, ctx.sets[i], ctx.sets[i + 1],
-			    ctx.set_origin[i]);
-			i++;
-		} else {
-			rc = config_set(cfg, ctx.sets[i], NULL,
-			    ctx.set_origin[i]);
-		}
-		if (rc < 0)
-			problems++;
-	}
-	problems += config_check(cfg, CONFIG_NEED_STORAGE);
 	config_print(cfg, stdout);
 	config_free(cfg);
 	if (problems > 0) {

@@ -1,6 +1,4 @@
 /* cmd_deploy.c — `greenlight deploy`: the whole pipeline (deploy.c). */
-#include <stdio.h>
-
 #include "agent.h"
 #include "cli.h"
 #include "config.h"
@@ -25,17 +23,10 @@ cmd_deploy(int argc, char **argv)
 	struct config *cfg;
 	int rc;
 
-	rc = cli_parse(&ctx, argc, argv, opts);
-	if (rc != 0)
-		return rc > 0 ? EXIT_OK : EXIT_USAGE;
-	if (ctx.nrest > 0) {
-		fprintf(stderr, "greenlight deploy: unexpected argument '%s'\n"
-		    "Try 'greenlight help deploy'.\n", ctx.rest[0]);
-		return EXIT_USAGE;
-	}
-	cfg = cli_config(&ctx, CONFIG_NEED_STORAGE | CONFIG_NEED_RELEASE);
+	cfg = cli_start(&ctx, argc, argv, opts,
+	    CONFIG_NEED_STORAGE | CONFIG_NEED_RELEASE, &rc);
 	if (cfg == NULL)
-		return EXIT_CONFIG;
+		return rc;
 	o.config_path = ctx.config_path;
 	o.dry_run = dry_run;
 	o.progress = no_progress ? 0 : -1;

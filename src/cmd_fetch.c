@@ -38,11 +38,8 @@ cmd_fetch(int argc, char **argv)
 		    "Try 'greenlight help fetch'.\n");
 		return EXIT_USAGE;
 	}
-	if (ctx.nrest > 0) {
-		fprintf(stderr, "greenlight fetch: unexpected argument '%s'\n"
-		    "Try 'greenlight help fetch'.\n", ctx.rest[0]);
+	if (cli_no_args(&ctx) < 0)
 		return EXIT_USAGE;
-	}
 	cfg = cli_config(&ctx, CONFIG_NEED_STORAGE | CONFIG_NEED_RELEASE);
 	if (cfg == NULL)
 		return EXIT_CONFIG;

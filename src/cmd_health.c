@@ -1,6 +1,4 @@
 /* cmd_health.c — `greenlight health`: the health and drain daemon. */
-#include <stdio.h>
-
 #include "agent.h"
 #include "cli.h"
 #include "config.h"
@@ -20,17 +18,9 @@ cmd_health(int argc, char **argv)
 	struct health *h = NULL;
 	int rc;
 
-	rc = cli_parse(&ctx, argc, argv, opts);
-	if (rc != 0)
-		return rc > 0 ? EXIT_OK : EXIT_USAGE;
-	if (ctx.nrest > 0) {
-		fprintf(stderr, "greenlight health: unexpected argument '%s'\n"
-		    "Try 'greenlight help health'.\n", ctx.rest[0]);
-		return EXIT_USAGE;
-	}
-	cfg = cli_config(&ctx, 0);
+	cfg = cli_start(&ctx, argc, argv, opts, 0, &rc);
 	if (cfg == NULL)
-		return EXIT_CONFIG;
+		return rc;
 	h = health_new(cfg);
 	if (h == NULL) {
 		rc = EXIT_CONFIG;

@@ -1,6 +1,4 @@
 /* cmd_rollback.c — `greenlight rollback`: back to an installed release. */
-#include <stdio.h>
-
 #include "agent.h"
 #include "cli.h"
 #include "config.h"
@@ -22,17 +20,9 @@ cmd_rollback(int argc, char **argv)
 	struct config *cfg;
 	int rc;
 
-	rc = cli_parse(&ctx, argc, argv, opts);
-	if (rc != 0)
-		return rc > 0 ? EXIT_OK : EXIT_USAGE;
-	if (ctx.nrest > 0) {
-		fprintf(stderr, "greenlight rollback: unexpected argument "
-		    "'%s'\nTry 'greenlight help rollback'.\n", ctx.rest[0]);
-		return EXIT_USAGE;
-	}
-	cfg = cli_config(&ctx, 0);
+	cfg = cli_start(&ctx, argc, argv, opts, 0, &rc);
 	if (cfg == NULL)
-		return EXIT_CONFIG;
+		return rc;
 	o.config_path = ctx.config_path;
 	rc = deploy_rollback(cfg, &o, to);
 	config_free(cfg);

@@ -145,17 +145,9 @@ cmd_status(int argc, char **argv)
 	char holder[128];
 	int rc;
 
-	rc = cli_parse(&ctx, argc, argv, opts);
-	if (rc != 0)
-		return rc > 0 ? EXIT_OK : EXIT_USAGE;
-	if (ctx.nrest > 0) {
-		fprintf(stderr, "greenlight status: unexpected argument '%s'\n"
-		    "Try 'greenlight help status'.\n", ctx.rest[0]);
-		return EXIT_USAGE;
-	}
-	cfg = cli_config(&ctx, 0);
+	cfg = cli_start(&ctx, argc, argv, opts, 0, &rc);
 	if (cfg == NULL)
-		return EXIT_CONFIG;
+		return rc;
 	st = state_load(cfg->state_file);
 	if (st == NULL) {
 		log_error("out of memory");
