@@ -73,16 +73,27 @@ deploy_state_save(struct deploy *d)
 		    "goes on", d->cfg->state_file);
 }
 
-static int
-deploy_setup(struct deploy *d, const struct config *cfg,
-    const struct deploy_opts *opts)
+/* A run for cfg, or NULL with *rc set (logged). Free with deploy_free. */
+static struct deploy *
+deploy_new(const struct config *cfg, const struct deploy_opts *opts, int *rc)
 {
-	memset(d, 0, sizeof(*d));
+	struct deploy *d;
+
+	d = calloc(1, sizeof(*d));
+	if (d == NULL) {
+		log_error("out of memory");
+		*rc = EXIT_FAILURE_;
+		return NULL;
+	}
 	d->cfg = cfg;
 	d->opts = opts;
 	d->lock.fd = -1;
-	return release_paths_init(&d->paths, cfg->root) < 0 ? EXIT_CONFIG :
-	    EXIT_OK;
+	if (release_paths_init(&d->paths, cfg->root) < 0) {
+		free(d);
+		*rc = EXIT_CONFIG;
+		return NULL;
+	}
+	return d;
 }
 
 /* The release this run is about, and its paths. */
@@ -107,11 +118,24 @@ deploy_target(struct deploy *d, const char *release)
 }
 
 static void
-deploy_done(struct deploy *d)
+deploy_free(struct deploy *d)
 {
 	release_unlock(&d->lock);
 	state_free(d->st);
-	d->st = NULL;
+	free(d);
+}
+
+/* What current and previous point at now ("" for none). 0, or -1. */
+static int
+links_read(struct deploy *d, char cur[RELEASE_NAME_MAX + 1],
+    char prev[RELEASE_NAME_MAX + 1])
+{
+	if (release_link_read(&d->paths, d->paths.current, cur,
+		RELEASE_NAME_MAX + 1) < 0 ||
+	    release_link_read(&d->paths, d->paths.previous, prev,
+		RELEASE_NAME_MAX + 1) < 0)
+		return -1;
+	return 0;
 }
 
 /* Remove staging/<X> for every X but the release being deployed. */
@@ -349,6 +373,49 @@ finish(struct deploy *d, int rc, int activated, int64_t started)
 		log_error("%s", d->why);
 }
 
+/* Start the state file's record of this run; -1 out of memory. */
+static int
+run_begin(struct deploy *d, const char *command, const char *cur,
+    const char *prev, int64_t preflight_start)
+{
+	if (state_begin(d->st, command, d->release) < 0)
+		return -1;
+	state_phase_add(d->st, PHASE_PREFLIGHT,
+	    clock_mono_ms() - preflight_start);
+	state_set_links(d->st, cur, prev);
+	deploy_state_save(d);
+	return 0;
+}
+
+/*
+ * Ready the installed d->release for activation: its spec loaded into *spp,
+ * its user made, after_install run when asked (a deploy, not a rollback),
+ * its units rendered and verified into u. EXIT_OK, or the failure with
+ * d->why set.
+ */
+static int
+units_prepare(struct deploy *d, int after_install, struct spec **spp,
+    struct deploy_units *u)
+{
+	int rc;
+
+	*spp = deploy_spec_installed(d, d->release);
+	if (*spp == NULL) {
+		deploy_fail(d, "%s of release %s does not load (see above)",
+		    SPEC_FILE, d->release);
+		return EXIT_CONFIG;
+	}
+	rc = user_ensure(d, *spp);
+	if (rc != EXIT_OK)
+		return rc;
+	if (after_install && deploy_hook(d, SPEC_HOOK_AFTER_INSTALL, *spp,
+	    d->release, d->reldir) < 0)
+		return EXIT_CONFIG;
+	if (deploy_units_render(d, d->release, d->reldir, *spp, 1, u) < 0)
+		return EXIT_CONFIG;
+	return EXIT_OK;
+}
+
 int
 deploy_run(const struct config *cfg, const struct deploy_opts *opts)
 {
@@ -359,19 +426,13 @@ deploy_run(const struct config *cfg, const struct deploy_opts *opts)
 	int64_t started = clock_mono_ms(), t0;
 	int rc, activated = 0;
 
-	d = calloc(1, sizeof(*d));
-	if (d == NULL) {
-		log_error("out of memory");
-		return EXIT_FAILURE_;
-	}
-	rc = deploy_setup(d, cfg, opts);
-	if (rc == EXIT_OK)
-		rc = deploy_target(d, cfg->release);
+	d = deploy_new(cfg, opts, &rc);
+	if (d == NULL)
+		return rc;
+	rc = deploy_target(d, cfg->release);
 	if (rc != EXIT_OK)
 		goto out;
-	if (release_link_read(&d->paths, d->paths.current, cur,
-	    sizeof(cur)) < 0 || release_link_read(&d->paths,
-	    d->paths.previous, prev, sizeof(prev)) < 0) {
+	if (links_read(d, cur, prev) < 0) {
 		rc = EXIT_LOCAL;
 		goto out;
 	}
@@ -384,9 +445,7 @@ deploy_run(const struct config *cfg, const struct deploy_opts *opts)
 	if (rc != EXIT_OK)
 		goto out;
 	/* read again: a deploy we waited for may have moved them */
-	if (release_link_read(&d->paths, d->paths.current, cur,
-	    sizeof(cur)) < 0 || release_link_read(&d->paths,
-	    d->paths.previous, prev, sizeof(prev)) < 0) {
+	if (links_read(d, cur, prev) < 0) {
 		rc = EXIT_LOCAL;
 		goto out;
 	}
@@ -408,11 +467,10 @@ deploy_run(const struct config *cfg, const struct deploy_opts *opts)
 		rc = EXIT_OK;
 		goto out;
 	}
-	if (state_begin(d->st, "deploy", d->release) < 0) {
+	if (run_begin(d, "deploy", cur, prev, t0) < 0) {
 		rc = EXIT_FAILURE_;
 		goto out;
 	}
-	state_phase_add(d->st, PHASE_PREFLIGHT, clock_mono_ms() - t0);
 	if (strcmp(cur, d->release) == 0) {
 		/* converging: the release to fall back to is previous */
 		snprintf(d->old_current, sizeof(d->old_current), "%s", prev);
@@ -420,8 +478,6 @@ deploy_run(const struct config *cfg, const struct deploy_opts *opts)
 		snprintf(d->old_current, sizeof(d->old_current), "%s", cur);
 		snprintf(d->old_previous, sizeof(d->old_previous), "%s", prev);
 	}
-	state_set_links(d->st, cur, prev);
-	deploy_state_save(d);
 	log_info("deploy %s: current %s, previous %s", d->release,
 	    cur[0] ? cur : "(none)", prev[0] ? prev : "(none)");
 
@@ -446,20 +502,8 @@ deploy_run(const struct config *cfg, const struct deploy_opts *opts)
 			goto fail;
 	}
 	t0 = clock_mono_ms();
-	rc = EXIT_CONFIG;
-	sp = deploy_spec_installed(d, d->release);
-	if (sp == NULL) {
-		deploy_fail(d, "%s of release %s does not load (see above)",
-		    SPEC_FILE, d->release);
-		goto fail;
-	}
-	rc = user_ensure(d, sp);
+	rc = units_prepare(d, 1, &sp, &u);
 	if (rc != EXIT_OK)
-		goto fail;
-	rc = EXIT_CONFIG;
-	if (deploy_hook(d, SPEC_HOOK_AFTER_INSTALL, sp, d->release,
-	    d->reldir) < 0 ||
-	    deploy_units_render(d, d->release, d->reldir, sp, 1, &u) < 0)
 		goto fail;
 	log_debug("release %s: units rendered and verified in %lld ms",
 	    d->release, (long long)(clock_mono_ms() - t0));
@@ -482,8 +526,7 @@ fail:
 out:
 	deploy_units_free(&u);
 	spec_free(sp);
-	deploy_done(d);
-	free(d);
+	deploy_free(d);
 	return rc;
 }
 
@@ -498,22 +541,15 @@ deploy_rollback(const struct config *cfg, const struct deploy_opts *opts,
 	int64_t started = clock_mono_ms(), t0;
 	int rc, activated = 0;
 
-	d = calloc(1, sizeof(*d));
-	if (d == NULL) {
-		log_error("out of memory");
-		return EXIT_FAILURE_;
-	}
-	rc = deploy_setup(d, cfg, opts);
-	if (rc != EXIT_OK)
-		goto out;
+	d = deploy_new(cfg, opts, &rc);
+	if (d == NULL)
+		return rc;
 	t0 = clock_mono_ms();
 	rc = preflight(d);
 	if (rc != EXIT_OK)
 		goto out;
 	rc = EXIT_LOCAL;
-	if (release_link_read(&d->paths, d->paths.current, cur,
-	    sizeof(cur)) < 0 || release_link_read(&d->paths,
-	    d->paths.previous, prev, sizeof(prev)) < 0)
+	if (links_read(d, cur, prev) < 0)
 		goto out;
 	if (to == NULL && prev[0] == '\0') {
 		log_error("rollback: there is no previous release in %s to go "
@@ -540,28 +576,15 @@ deploy_rollback(const struct config *cfg, const struct deploy_opts *opts,
 		goto out;
 	}
 	rc = EXIT_FAILURE_;
-	if (state_begin(d->st, "rollback", d->release) < 0)
+	if (run_begin(d, "rollback", cur, prev, t0) < 0)
 		goto out;
-	state_phase_add(d->st, PHASE_PREFLIGHT, clock_mono_ms() - t0);
 	snprintf(d->old_current, sizeof(d->old_current), "%s", cur);
 	snprintf(d->old_previous, sizeof(d->old_previous), "%s", prev);
-	state_set_links(d->st, cur, prev);
-	deploy_state_save(d);
 	log_info("rollback to %s: current %s, previous %s", d->release,
 	    cur[0] ? cur : "(none)", prev[0] ? prev : "(none)");
 	t0 = clock_mono_ms();
-	rc = EXIT_CONFIG;
-	sp = deploy_spec_installed(d, d->release);
-	if (sp == NULL) {
-		deploy_fail(d, "%s of release %s does not load (see above)",
-		    SPEC_FILE, d->release);
-		goto fail;
-	}
-	rc = user_ensure(d, sp);
+	rc = units_prepare(d, 0, &sp, &u);
 	if (rc != EXIT_OK)
-		goto fail;
-	rc = EXIT_CONFIG;
-	if (deploy_units_render(d, d->release, d->reldir, sp, 1, &u) < 0)
 		goto fail;
 	state_phase_add(d->st, PHASE_INSTALL, clock_mono_ms() - t0);
 	rc = deploy_activate(d, sp, &u, "rollback");
@@ -576,7 +599,6 @@ fail:
 out:
 	deploy_units_free(&u);
 	spec_free(sp);
-	deploy_done(d);
-	free(d);
+	deploy_free(d);
 	return rc;
 }
