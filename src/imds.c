@@ -71,6 +71,22 @@ json_int64(json_t *v, int64_t *out)
 	return 0;
 }
 
+/*
+ * A token time (Unix seconds, or seconds from now): json_int64 within
+ * [0, year 9999], so that later arithmetic (ms, now + expires_in) cannot
+ * overflow on what the service sent.
+ */
+static int
+json_time(json_t *v, int64_t *out)
+{
+	int64_t n;
+
+	if (json_int64(v, &n) < 0 || n < 0 || n > 253402300799LL)
+		return -1;
+	*out = n;
+	return 0;
+}
+
 int
 imds_token_parse(const char *json, size_t len, struct imds_token *tok,
     char *err, size_t errsz)
@@ -122,9 +138,9 @@ imds_token_parse(const char *json, size_t len, struct imds_token *tok,
 	 */
 	v = json_object_get(root, "expires_on");
 	e = json_object_get(root, "expires_in");
-	if (v != NULL && json_int64(v, &n) == 0) {
+	if (v != NULL && json_time(v, &n) == 0) {
 		tok->expires_on = n;
-	} else if (e != NULL && json_int64(e, &n) == 0) {
+	} else if (e != NULL && json_time(e, &n) == 0) {
 		tok->expires_on = clock_wall_s() + n;
 	} else {
 		snprintf(err, errsz, "%s", v != NULL ?
@@ -134,7 +150,7 @@ imds_token_parse(const char *json, size_t len, struct imds_token *tok,
 		goto out;
 	}
 	v = json_object_get(root, "not_before");
-	if (v != NULL && json_int64(v, &n) == 0)
+	if (v != NULL && json_time(v, &n) == 0)
 		tok->not_before = n;
 	v = json_object_get(root, "resource");
 	if (json_is_string(v)) {
