@@ -91,10 +91,18 @@ for t in "${targets[@]}"; do
 	"$exe" "${flags[@]}" ${GL_FUZZ_FLAGS:-} "${dirs[@]}" >"$log" 2>&1 || rc=$?
 	execs=$(sed -nE 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
 	rate=$(sed -nE 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
-	last=$(grep -E '^#[0-9]+.*cov: ' "$log" | tail -1 || true)
+	last=$(grep -E '^#[0-9]+:? .*cov: ' "$log" | tail -1 || true)
 	cov=$(sed -nE 's/.* cov: ([0-9]+).*/\1/p' <<<"$last")
 	ft=$(sed -nE 's/.* ft: ([0-9]+).*/\1/p' <<<"$last")
 	corp=$(sed -nE 's/.* corp: ([0-9]+).*/\1/p' <<<"$last")
+	# -fork=N (with -ignore_crashes=1) prints no stat:: lines
+	[ -n "$execs" ] || execs=$(sed -nE 's/^#([0-9]+): .*/\1/p' <<<"$last")
+	[ -n "$rate" ] || rate=$(sed -nE 's/.* exec\/s:? ([0-9]+).*/\1/p' <<<"$last")
+	found=$(sed -nE 's/.* oom\/timeout\/crash: ([0-9]+\/[0-9]+\/[0-9]+).*/\1/p' <<<"$last")
+	if [ -n "$found" ] && [ "$found" != 0/0/0 ]; then
+		say "$t: oom/timeout/crash $found (fork mode)"
+		[ "$rc" -ne 0 ] || rc=1
+	fi
 	result=ok
 	if [ "$rc" -ne 0 ]; then
 		failed=1
