@@ -263,7 +263,8 @@ run_engine(struct fetch *f)
 		f->nslots = (int)f->cfg->connections;
 		f->slots = calloc((size_t)f->nslots, sizeof(*f->slots));
 		f->pend = calloc(f->nb, sizeof(*f->pend));
-		if (f->slots == NULL || f->pend == NULL)
+		f->order = calloc(f->nb, sizeof(*f->order));
+		if (f->slots == NULL || f->pend == NULL || f->order == NULL)
 			return f->rc = EXIT_FAILURE_;
 		for (int i = 0; i < f->nslots; i++) {
 			f->slots[i].f = f;
@@ -273,6 +274,17 @@ run_engine(struct fetch *f)
 		}
 	}
 	f->cursor = 0;
+	/*
+	 * Blobs of one range first, then the ranges of the large ones: the
+	 * small files are done early (a deploy's release.ini, MANIFEST) and
+	 * never wait behind a large blob's ranges.
+	 */
+	for (int pass = 0, n = 0; pass < 2; pass++)
+		for (size_t i = 0; i < f->nb; i++)
+			if ((f->b[i].nranges > 1) == pass) {
+				f->b[i].pos = (size_t)n;
+				f->order[n++] = i;
+			}
 	/* digests on a helper thread; without it, on this one */
 	for (size_t i = 0; i < f->nb && f->hasher == NULL; i++)
 		if (f->b[i].algos != 0 && !f->b[i].skip &&
@@ -451,6 +463,7 @@ fetch_free(struct fetch *f)
 		free(f->slots[i].buf);
 	free(f->slots);
 	free(f->pend);
+	free(f->order);
 	free(f->rbuf);
 	fetch_journal_free(&f->journal);
 	if (f->have_man)

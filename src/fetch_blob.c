@@ -90,15 +90,24 @@ fblob_open(struct fetch *f, struct fblob *b)
 		fetch_write_failed(f, path, err);
 		return -1;
 	}
-	if (b->fresh && b->e->size > 0 &&
+	/* ranges land out of order: reserve the blocks in one piece (a blob
+	 * of one range is written front to back anyway) */
+	if (b->fresh && b->nranges > 1 &&
 	    fallocate(b->fd, 0, 0, (off_t)b->e->size) < 0 &&
 	    errno != EOPNOTSUPP && errno != ENOSYS) {
 		fetch_write_failed(f, path, errno);
 		return -1;
 	}
-	b->fresh = 0;
 	if (b->algos != 0 && b->h == NULL && b->contig == 0) {
-		b->h = fhash_new(b->fd, b->algos);
+		/*
+		 * A fresh blob of one range arrives in order through one
+		 * slot: hash it from memory as it is written, here, rather
+		 * than hand it to the helper thread to read back (no second
+		 * descriptor, no queue, no copy). Larger blobs arrive out of
+		 * order and are hashed by the helper from the file.
+		 */
+		b->hash_inline = b->fresh && b->nranges == 1;
+		b->h = fhash_new(b->hash_inline ? -1 : b->fd, b->algos);
 		b->hashq = 0;
 		if (b->h == NULL) {
 			log_error("fetch: out of memory");
@@ -106,6 +115,7 @@ fblob_open(struct fetch *f, struct fblob *b)
 			return -1;
 		}
 	}
+	b->fresh = 0;
 	return 0;
 }
 
@@ -278,7 +288,7 @@ fblob_finish(struct fetch *f, struct fblob *b)
 		f->rc = EXIT_FAILURE_;
 		return -1;
 	}
-	if (b->h != NULL && f->hasher != NULL) {
+	if (b->h != NULL && f->hasher != NULL && !b->hash_inline) {
 		hasher_finish(f->hasher, b->h);
 		b->state = FB_VERIFY;
 		f->pend[f->npend++] = (size_t)(b - f->b);
@@ -309,7 +319,8 @@ fblob_restart(struct fetch *f, struct fblob *b, int probe)
 	b->ndone = 0;
 	b->contig = 0;
 	if (b->h != NULL) {
-		if (f->hasher != NULL && !fhash_done(b->h))
+		if (f->hasher != NULL && !b->hash_inline &&
+		    !fhash_done(b->h))
 			hasher_drop(f->hasher, b->h);
 		else
 			fhash_free(b->h);
@@ -321,7 +332,7 @@ fblob_restart(struct fetch *f, struct fblob *b, int probe)
 	f->bytes_done -= b->counted;
 	b->counted = 0;
 	b->state = probe ? FB_PROBE : FB_TODO;
-	if ((size_t)(b - f->b) < f->cursor)
-		f->cursor = (size_t)(b - f->b);
+	if (b->pos < f->cursor)
+		f->cursor = b->pos;
 	fblob_watch(f, b, 1);
 }

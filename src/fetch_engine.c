@@ -71,7 +71,8 @@ slot_flush(struct fetch *f, struct fslot *s)
 	if (b->contig != pos || n == 0)
 		return 0;
 	/* the contiguous prefix grows: hash from memory if nobody else does */
-	if (b->h != NULL && f->hasher == NULL && b->hashq == pos) {
+	if (b->h != NULL && (f->hasher == NULL || b->hash_inline) &&
+	    b->hashq == pos) {
 		fhash_update_mem(b->h, s->buf, n);
 		b->hashq += n;
 	}
@@ -111,25 +112,49 @@ slot_sink(void *arg, const void *buf, size_t n)
 	return 0;
 }
 
+/*
+ * May range b->next of a watched blob start? Its consumer reads the blob
+ * front to back, so the ranges in flight stay within FETCH_WATCH_AHEAD of
+ * the contiguous prefix: lowest offsets first, and the prefix grows
+ * steadily instead of jumping when a wave of ranges completes at once.
+ */
+static int
+watch_window_open(const struct fetch *f, const struct fblob *b)
+{
+	uint64_t ahead = FETCH_WATCH_AHEAD > f->chunk ? FETCH_WATCH_AHEAD :
+	    f->chunk;
+
+	return !b->watched || (uint64_t)b->next * f->chunk < b->contig + ahead;
+}
+
 /* Hand the next piece of work to the free slot s; 0 when there is none. */
 static int
 slot_pick(struct fetch *f, struct fslot *s)
 {
-	for (; f->cursor < f->nb; f->cursor++) {
-		struct fblob *b = &f->b[f->cursor];
+	int exhausted = 1; /* every blob before i has nothing to hand out */
+
+	for (size_t i = f->cursor; i < f->nb; i++) {
+		struct fblob *b = &f->b[f->order[i]];
 		struct retry_policy pol = {
 			.base_ms = 250,
 			.cap_ms = 30000,
 			.max_attempts = FETCH_ATTEMPTS_MAX,
 		};
 
-		if (b->skip || (b->state != FB_TODO && b->state != FB_PROBE))
-			continue;
 		while (b->state == FB_TODO && b->next < b->nranges &&
 		    b->rs[b->next] != FR_TODO)
 			b->next++;
-		if (b->state == FB_TODO && b->next >= b->nranges)
+		if (b->skip || (b->state != FB_TODO &&
+		    b->state != FB_PROBE) || (b->state == FB_TODO &&
+		    b->next >= b->nranges)) {
+			if (exhausted)
+				f->cursor = i + 1;
 			continue;
+		}
+		if (b->state == FB_TODO && !watch_window_open(f, b)) {
+			exhausted = 0;
+			continue;
+		}
 		pol.deadline_ms = f->deadline_at - clock_mono_ms();
 		if (pol.deadline_ms <= 0)
 			pol.deadline_ms = 1;
@@ -305,8 +330,8 @@ probe_done(struct fetch *f, struct fslot *s,
 	e->size = size;
 	b->algos = fblob_algos(b);
 	b->state = FB_TODO;
-	if ((size_t)(b - f->b) < f->cursor)
-		f->cursor = (size_t)(b - f->b);
+	if (b->pos < f->cursor)
+		f->cursor = b->pos;
 	fslot_release(s);
 	if (size == 0) {
 		b->rs[0] = FR_DONE;
@@ -339,9 +364,11 @@ range_done(struct fetch *f, struct fslot *s)
 		return -1;
 	b->rs[s->r] = FR_DONE;
 	b->ndone++;
-	/* start writing it to disk now, so the final sync has little left */
-	sync_file_range(b->fd, (off_t)s->off, (off_t)s->len,
-	    SYNC_FILE_RANGE_WRITE);
+	/* start writing a large range to disk now, so the final sync has
+	 * little left (small files are better written back together) */
+	if (s->len >= FETCH_WRITEBACK_MIN)
+		sync_file_range(b->fd, (off_t)s->off, (off_t)s->len,
+		    SYNC_FILE_RANGE_WRITE);
 	fslot_release(s);
 	if (b->ndone == b->nranges)
 		return fblob_finish(f, b);
@@ -565,8 +592,10 @@ fetch_engine_run(struct fetch *f)
 			slot_done(f, user, resp);
 			http_xfer_free(x);
 		}
+		stage_flush(f);
 		progress_update(f->prog, f->bytes_done, f->files_done);
 	}
+	stage_flush(f);
 	for (size_t i = 0; i < f->nb && f->rc == EXIT_OK; i++) {
 		if (!f->b[i].skip && f->b[i].state != FB_DONE &&
 		    f->b[i].state != FB_INPLACE) {

@@ -67,9 +67,9 @@ fhash_new(int fd, unsigned algos)
 		return NULL;
 	h->algos = algos;
 	/* its own descriptor: the engine may close the file meanwhile */
-	h->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	h->fd = fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	h->dg = digest_new(algos);
-	if (h->fd < 0 || h->dg == NULL)
+	if ((fd >= 0 && h->fd < 0) || h->dg == NULL)
 		goto fail;
 	atomic_init(&h->finished, 0);
 	return h;
@@ -98,6 +98,10 @@ feed(struct fhash *h, uint64_t to, unsigned char *buf, size_t bufsz)
 {
 	if (h->err != 0)
 		return;
+	if (h->fd < 0 && h->hashed < to) {
+		h->err = EBADF;
+		return;
+	}
 	while (h->hashed < to) {
 		size_t want = to - h->hashed > bufsz ? bufsz :
 		    (size_t)(to - h->hashed);

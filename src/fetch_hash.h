@@ -11,7 +11,10 @@
 struct fhash;
 struct fetch_hasher;
 
-/* Digests (DIGEST_* algos) of the open staged file fd, from byte 0. */
+/*
+ * Digests (DIGEST_* algos) of the open staged file fd, from byte 0; fd -1:
+ * fed only from memory (fhash_update_mem), fhash_update fails.
+ */
 struct fhash *fhash_new(int fd, unsigned algos);
 /* Free; only when no queued work refers to it. NULL is fine. */
 void fhash_free(struct fhash *h);

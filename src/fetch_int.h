@@ -24,6 +24,11 @@
 #define FETCH_READ_BUF (256 * 1024)
 #define FETCH_JOURNAL_MAX (256u << 20)
 #define FETCH_SLOT_BUF (256 * 1024) /* received bytes gathered per write */
+#define FETCH_WRITEBACK_MIN (1u << 20) /* ranges written back early */
+#define FETCH_JBUF (16 * 1024)	     /* journal lines gathered per write */
+#define FETCH_WATCH_AHEAD (32u << 20) /* a watched blob's ranges in flight
+				       * end at most this far past its
+				       * contiguous prefix */
 
 enum fb_state {
 	FB_TODO,    /* ranges left to fetch */
@@ -58,11 +63,13 @@ struct fblob {
 	unsigned algos;		     /* DIGEST_* wanted */
 	struct fhash *h;	     /* digests of [0, hashq) */
 	uint64_t hashq;		     /* bytes handed to h */
+	int hash_inline;	     /* h is fed from memory on this thread */
 	int64_t counted;	     /* bytes of it in progress totals */
 	int restarts;		     /* ETag changes seen */
 	int redone;		     /* downloaded again after a mismatch */
 	int reused;		     /* had data from an earlier run */
 	int watched;
+	size_t pos;		     /* its place in fetch.order */
 };
 
 struct fetch;
@@ -107,10 +114,13 @@ struct fetch {
 	int have_man;
 	struct fslot *slots;
 	int nslots;
-	size_t cursor;		     /* blobs below have nothing to hand out */
+	size_t *order;		     /* blob indexes in the order served */
+	size_t cursor;		     /* order below has nothing to hand out */
 	size_t *pend;		     /* blobs in FB_VERIFY */
 	size_t npend;
 	struct fetch_journal journal;
+	char jbuf[FETCH_JBUF];	     /* journal lines not yet written */
+	size_t jlen;
 	int staged;		     /* staging created, journal open */
 	int jfd, lockfd;
 	unsigned next_jid;
@@ -144,6 +154,7 @@ void fetch_write_failed(struct fetch *f, const char *path, int err);
 int stage_prepare(struct fetch *f);
 int stage_create(struct fetch *f);
 int stage_append(struct fetch *f, const char *line, int len);
+int stage_flush(struct fetch *f);
 int stage_path(struct fetch *f, const struct fblob *b, char *out,
     size_t outsz);
 int stage_mkdirs(const char *root, const char *rel, char *cache,

@@ -343,13 +343,13 @@ out:
 	return rc;
 }
 
-int
-stage_append(struct fetch *f, const char *line, int len)
+static int
+journal_write(struct fetch *f, const char *line, size_t len)
 {
 	char path[PATH_MAX];
 
 	while (len > 0) {
-		ssize_t w = write(f->jfd, line, (size_t)len);
+		ssize_t w = write(f->jfd, line, len);
 
 		if (w < 0 && errno == EINTR)
 			continue;
@@ -360,9 +360,40 @@ stage_append(struct fetch *f, const char *line, int len)
 			return -1;
 		}
 		line += w;
-		len -= (int)w;
+		len -= (size_t)w;
 	}
 	return 0;
+}
+
+/*
+ * Lines are gathered and written once per turn of the engine (stage_flush):
+ * one write for many small files. A line only ever follows the data it
+ * describes, so a crash loses at most the record of a turn's ranges,
+ * which the rerun downloads again.
+ */
+int
+stage_append(struct fetch *f, const char *line, int len)
+{
+	if (len <= 0)
+		return 0;
+	if (f->jlen + (size_t)len > sizeof(f->jbuf) && stage_flush(f) < 0)
+		return -1;
+	if ((size_t)len > sizeof(f->jbuf))
+		return journal_write(f, line, (size_t)len);
+	memcpy(f->jbuf + f->jlen, line, (size_t)len);
+	f->jlen += (size_t)len;
+	return 0;
+}
+
+int
+stage_flush(struct fetch *f)
+{
+	size_t n = f->jlen;
+
+	if (n == 0 || f->jfd < 0)
+		return 0;
+	f->jlen = 0;
+	return journal_write(f, f->jbuf, n);
 }
 
 static void
@@ -438,6 +469,7 @@ stage_publish(struct fetch *f)
 void
 stage_close(struct fetch *f)
 {
+	stage_flush(f);
 	if (f->jfd >= 0)
 		close(f->jfd);
 	f->jfd = -1;
@@ -452,6 +484,7 @@ stage_remove(struct fetch *f)
 {
 	struct stat st;
 
+	f->jlen = 0;
 	if (f->jfd >= 0)
 		close(f->jfd);
 	f->jfd = -1;
