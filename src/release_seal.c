@@ -47,8 +47,17 @@ struct walk {
 	struct walk_entry *v;
 	size_t n, cap;
 	int sync;	/* fsync files and directories */
+	int synced;	/* ... except those on dev: a syncfs covered them */
+	dev_t dev;
 	const char *top;
 };
+
+/* Must this file or directory be fsync'd on its own? */
+static int
+walk_needs_fsync(const struct walk *w, dev_t dev)
+{
+	return w->sync && !(w->synced && dev == w->dev);
+}
 
 static void
 walk_free(struct walk *w)
@@ -88,7 +97,7 @@ walk_push(struct walk *w, const char *rel, char type)
 }
 
 static int
-walk_dir(struct walk *w, int dfd, const char *rel, int depth)
+walk_dir(struct walk *w, int dfd, dev_t dev, const char *rel, int depth)
 {
 	DIR *d;
 	struct dirent *e;
@@ -129,7 +138,7 @@ walk_dir(struct walk *w, int dfd, const char *rel, int depth)
 			}
 			w->v[w->n - 1].size = (uint64_t)st.st_size;
 			w->v[w->n - 1].exec = (st.st_mode & 0111) != 0;
-			if (w->sync) {
+			if (walk_needs_fsync(w, st.st_dev)) {
 				int fd = openat(dirfd(d), e->d_name,
 				    O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 
@@ -151,7 +160,7 @@ walk_dir(struct walk *w, int dfd, const char *rel, int depth)
 				rc = -1;
 				break;
 			}
-			rc = walk_dir(w, sfd, sub, depth + 1);
+			rc = walk_dir(w, sfd, st.st_dev, sub, depth + 1);
 		} else if (S_ISLNK(st.st_mode)) {
 			char t[PATH_MAX];
 			ssize_t n = readlinkat(dirfd(d), e->d_name, t,
@@ -171,7 +180,8 @@ walk_dir(struct walk *w, int dfd, const char *rel, int depth)
 			rc = -1;
 		}
 	}
-	if (rc == 0 && w->sync && fsync(dirfd(d)) < 0 && errno != EINVAL) {
+	if (rc == 0 && walk_needs_fsync(w, dev) && fsync(dirfd(d)) < 0 &&
+	    errno != EINVAL) {
 		log_error("%s/%s: fsync: %s", w->top, rel, strerror(errno));
 		rc = -1;
 	}
@@ -194,6 +204,7 @@ walk_tree(const char *top, int sync, uint64_t *files, uint64_t *bytes,
 	struct walk w = { .sync = sync, .top = top };
 	struct digest *dg = NULL;
 	unsigned char sum[32];
+	struct stat st;
 	int fd, rc = -1;
 
 	*files = *bytes = 0;
@@ -203,14 +214,29 @@ walk_tree(const char *top, int sync, uint64_t *files, uint64_t *bytes,
 		return -1;
 	}
 	/*
-	 * One syncfs writes everything back in a single pass; the fsync of
-	 * each file and directory during the walk then finds little left to
-	 * do and still is what guarantees durability (3x faster for 2000
-	 * small files than fsync alone).
+	 * One syncfs writes back, and waits for, all dirty data and metadata
+	 * of the file system that holds top, and (Linux >= 5.8) reports a
+	 * write-back error of any of it: for every file and directory on
+	 * that file system it guarantees what an fsync of each would, in one
+	 * pass instead of one flush per file (14 000 files: seconds on a
+	 * disk). Only entries on another file system (a mount inside the
+	 * tree) are fsync'd one by one during the walk; and if syncfs fails,
+	 * all of them are.
 	 */
-	if (sync && syncfs(fd) < 0)
-		log_debug("%s: syncfs: %s", top, strerror(errno));
-	if (walk_dir(&w, fd, "", 0) < 0)
+	if (fstat(fd, &st) < 0) {
+		log_error("%s: cannot stat: %s", top, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	w.dev = st.st_dev;
+	if (sync) {
+		if (syncfs(fd) == 0)
+			w.synced = 1;
+		else
+			log_debug("%s: syncfs: %s; syncing file by file", top,
+			    strerror(errno));
+	}
+	if (walk_dir(&w, fd, st.st_dev, "", 0) < 0)
 		goto out;
 	qsort(w.v, w.n, sizeof(w.v[0]), walk_cmp);
 	dg = digest_new(DIGEST_SHA256);
