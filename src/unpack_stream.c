@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <locale.h>
 #include <pthread.h>
 #include <sched.h>
@@ -31,6 +32,7 @@
 
 #define RESTARTS_MAX 16
 #define STALL_MS (15 * 60 * 1000) /* no new bytes for this long: give up */
+#define WRITEBACK_MS 250	   /* write back what is extracted this often */
 
 static const char *const status_names[UNPACK__MAX] = {
 	"ok", "refused", "aborted", "local"
@@ -99,6 +101,91 @@ unpack_stream_wait(struct unpack_stream *s, unsigned gen, uint64_t want,
 	return rc;
 }
 
+/*
+ * Write-back while extracting: a thread that syncs the release's file
+ * system every WRITEBACK_MS while an attempt runs. The kernel would hold
+ * the extracted files in memory for up to 30 s and write them all when the
+ * release is sealed (syncfs), after the download and extraction are done;
+ * written back as they come, they overlap with the download instead and
+ * the seal finds little left. Durability is still the seal's job; this
+ * only moves the work earlier. (syncfs, not sync_file_range: libarchive
+ * writes the files, we hold no descriptors to them.)
+ */
+struct writeback {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int fd;
+	int stop;
+	int running;
+};
+
+static void *
+writeback_main(void *arg)
+{
+	struct writeback *wb = arg;
+	struct timespec ts;
+
+	pthread_mutex_lock(&wb->mu);
+	while (!wb->stop) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += (long)WRITEBACK_MS * 1000000L;
+		ts.tv_sec += ts.tv_nsec / 1000000000L;
+		ts.tv_nsec %= 1000000000L;
+		pthread_cond_timedwait(&wb->cv, &wb->mu, &ts);
+		if (wb->stop)
+			break;
+		pthread_mutex_unlock(&wb->mu);
+		syncfs(wb->fd);
+		pthread_mutex_lock(&wb->mu);
+	}
+	pthread_mutex_unlock(&wb->mu);
+	return NULL;
+}
+
+/* Start write-back of dir's file system; without it all still works. */
+static void
+writeback_start(struct writeback *wb, const char *dir)
+{
+	pthread_condattr_t ca;
+
+	memset(wb, 0, sizeof(*wb));
+	wb->fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (wb->fd < 0)
+		return;
+	pthread_mutex_init(&wb->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&wb->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	if (pthread_create(&wb->thread, NULL, writeback_main, wb) == 0) {
+		wb->running = 1;
+		return;
+	}
+	pthread_cond_destroy(&wb->cv);
+	pthread_mutex_destroy(&wb->mu);
+	close(wb->fd);
+	wb->fd = -1;
+}
+
+static void
+writeback_stop(struct writeback *wb)
+{
+	if (wb->running) {
+		pthread_mutex_lock(&wb->mu);
+		wb->stop = 1;
+		pthread_cond_signal(&wb->cv);
+		pthread_mutex_unlock(&wb->mu);
+		pthread_join(wb->thread, NULL);
+		pthread_cond_destroy(&wb->cv);
+		pthread_mutex_destroy(&wb->mu);
+	}
+	if (wb->fd >= 0)
+		close(wb->fd);
+	memset(wb, 0, sizeof(*wb));
+	wb->fd = -1;
+}
+
 /* Remove the attempt's directory, if any. */
 static void
 tmp_discard(struct unpack_stream *s)
@@ -135,9 +222,13 @@ worker(void *arg)
 		uselocale(loc);
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
+		struct writeback wb;
+
 		gen = s->gen;
 		pthread_mutex_unlock(&s->mu);
+		writeback_start(&wb, s->root);
 		st = unpack_attempt_run(s, gen);
+		writeback_stop(&wb);
 		pthread_mutex_lock(&s->mu);
 		if (st != UNPACK_ATTEMPT_RESTART) {
 			s->status = st;
