@@ -1,4 +1,4 @@
-/* config.c — greenlight.ini (inih), environment and flag overrides. */
+/* config.c — greenlight.ini (via ini.c), environment and flag overrides. */
 #include <ctype.h>
 #include <errno.h>
 #include <stddef.h>
@@ -7,10 +7,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include <ini.h>
-
 #include "agent.h"
 #include "config.h"
+#include "ini.h"
 #include "log.h"
 #include "parse.h"
 
@@ -317,149 +316,129 @@ key_apply(struct config *cfg, int i, const char *value, const char *where,
 	return origin_set(cfg, i, origin);
 }
 
-struct ini_ctx {
+/*
+ * Lines longer than this are refused, as they were when inih read this
+ * file (Debian builds it for 200-byte lines); a longer value can come from
+ * the environment.
+ */
+#define CONFIG_LINE_MAX 199
+#define CONFIG_FILE_MAX (1024 * 1024)
+
+struct file_ctx {
 	struct config *cfg;
 	const char *path;
-	FILE *fp;
-	int line;
 	int problems;
 	char section[64];
 	unsigned char seen[NKEYS];
 };
 
-static char *
-trim(char *s)
+static void
+on_section(void *arg, const char *name, int line)
 {
-	char *e;
+	struct file_ctx *c = arg;
 
-	while (isspace((unsigned char)*s))
-		s++;
-	e = s + strlen(s);
-	while (e > s && isspace((unsigned char)e[-1]))
-		*--e = '\0';
-	return s;
+	if (name == NULL)
+		return; /* broken (reported): keys stay in the section before */
+	snprintf(c->section, sizeof(c->section), "%s", name);
+	if (!section_known(c->section)) {
+		ini_error(c->path, line, "unknown section [%s]; known: "
+		    "storage, auth, imds, fetch, install, health", c->section);
+		c->problems++;
+	}
 }
 
-/*
- * inih reads line by line through this reader, so counting here gives the
- * line number of every handler call; it also reports lines inih would
- * reject silently (no '=', unknown or malformed section headers).
- */
-static char *
-cfg_reader(char *buf, int size, void *arg)
+static void
+on_pair(void *arg, const char *name, const char *value, int line,
+    int too_long)
 {
-	struct ini_ctx *c = arg;
-	char line[1024], *t, *end;
-	int ch;
-
-	if (fgets(buf, size, c->fp) == NULL)
-		return NULL;
-	c->line++;
-	/* inih's buffer is short (200 on Debian): never split a line */
-	if (strchr(buf, '\n') == NULL && (ch = getc(c->fp)) != EOF &&
-	    ch != '\n') {
-		while (ch != EOF && ch != '\n')
-			ch = getc(c->fp);
-		log_error("%s:%d: line longer than %d characters; set this "
-		    "value with GREENLIGHT_<SECTION>_<KEY> in the environment "
-		    "instead", c->path, c->line, size - 1);
-		c->problems++;
-		buf[0] = '\0';
-		return buf;
-	}
-	/* no leading blanks: inih would take the line as a continuation */
-	t = buf;
-	if (c->line == 1 && strncmp(t, "\xEF\xBB\xBF", 3) == 0)
-		t += 3; /* UTF-8 byte order mark */
-	while (*t == ' ' || *t == '\t')
-		t++;
-	memmove(buf, t, strlen(t) + 1);
-	if (snprintf(line, sizeof(line), "%s", buf) >= (int)sizeof(line)) {
-		log_error("%s:%d: line too long", c->path, c->line);
-		c->problems++;
-		buf[0] = '\0';
-		return buf;
-	}
-	t = trim(line);
-	if (*t == '\0' || *t == ';' || *t == '#')
-		return buf;
-	if (*t == '[') {
-		end = strchr(t, ']');
-		if (end == NULL) {
-			log_error("%s:%d: section header without ']'", c->path,
-			    c->line);
-			c->problems++;
-			buf[0] = '\0';
-			return buf;
-		}
-		*end = '\0';
-		snprintf(c->section, sizeof(c->section), "%s", trim(t + 1));
-		if (!section_known(c->section)) {
-			log_error("%s:%d: unknown section [%s]; known: "
-			    "storage, auth, imds, fetch, install, health",
-			    c->path, c->line, c->section);
-			c->problems++;
-		}
-		/* hand inih the trimmed name: "[ storage ]" is [storage] */
-		snprintf(buf, (size_t)size, "[%s]\n", c->section);
-		return buf;
-	}
-	if (strchr(t, '=') == NULL) {
-		log_error("%s:%d: expected \"key = value\", got \"%s\"",
-		    c->path, c->line, t);
-		c->problems++;
-		buf[0] = '\0';
-	}
-	return buf;
-}
-
-static int
-cfg_handler(void *user, const char *section, const char *name,
-    const char *value)
-{
-	struct ini_ctx *c = user;
-	char where[512], origin[512];
+	struct file_ctx *c = arg;
+	const char *section = c->section;
+	char where[512];
 	int i;
 
+	if (too_long)
+		return; /* reported; the line is left out */
 	if (*section == '\0') {
-		log_error("%s:%d: key \"%s\" outside any section", c->path,
-		    c->line, name);
+		ini_error(c->path, line, "key \"%s\" outside any section",
+		    name);
 		c->problems++;
-		return 1;
+		return;
 	}
 	if (!section_known(section))
-		return 1; /* reported once at the header */
+		return; /* reported once at the header */
 	i = key_find(section, name);
 	if (i < 0) {
-		log_error("%s:%d: unknown key \"%s\" in [%s]", c->path,
-		    c->line, name, section);
+		ini_error(c->path, line, "unknown key \"%s\" in [%s]", name,
+		    section);
 		c->problems++;
-		return 1;
+		return;
 	}
-	snprintf(where, sizeof(where), "%s:%d", c->path, c->line);
+	snprintf(where, sizeof(where), "%s:%d", c->path, line);
 	if (c->seen[i]) {
 		log_error("%s: %s.%s set twice in this file", where, section,
 		    name);
 		c->problems++;
-		return 1;
+		return;
 	}
 	c->seen[i] = 1;
-	snprintf(origin, sizeof(origin), "%s:%d", c->path, c->line);
-	if (key_apply(c->cfg, i, value, where, origin) < 0)
+	if (key_apply(c->cfg, i, value, where, where) < 0)
 		c->problems++;
-	return 1;
+}
+
+/* All of fp, NUL-terminated; NULL when it cannot be read (logged). */
+static char *
+file_slurp(FILE *fp, const char *path, size_t *len)
+{
+	char *text = NULL, *grown;
+	size_t n = 0, cap = 4096;
+
+	for (;;) {
+		grown = realloc(text, cap);
+		if (grown == NULL) {
+			log_error("%s: out of memory", path);
+			break;
+		}
+		text = grown;
+		n += fread(text + n, 1, cap - n - 1, fp);
+		if (ferror(fp)) {
+			log_error("%s: cannot read configuration: %s", path,
+			    strerror(errno));
+			break;
+		}
+		if (feof(fp)) {
+			text[n] = '\0';
+			*len = n;
+			return text;
+		}
+		if (n >= CONFIG_FILE_MAX) {
+			log_error("%s: larger than %d bytes; is this the "
+			    "configuration file?", path, CONFIG_FILE_MAX);
+			break;
+		}
+		cap *= 2;
+	}
+	free(text);
+	return NULL;
 }
 
 static int
 config_read_file(struct config *cfg, const char *path, int must_exist)
 {
-	struct ini_ctx c;
+	static const struct ini_syntax syntax = { CONFIG_LINE_MAX,
+		"; set this value with GREENLIGHT_<SECTION>_<KEY> in the "
+		"environment instead", 1 };
+	struct file_ctx c;
+	const struct ini_handler handler = { on_section, on_pair, &c };
+	char *text;
+	size_t len;
+	FILE *fp;
+	int n;
 
 	memset(&c, 0, sizeof(c));
 	c.cfg = cfg;
 	c.path = path;
-	c.fp = fopen(path, "re");
-	if (c.fp == NULL) {
+	fp = fopen(path, "re");
+	if (fp == NULL) {
 		if (!must_exist && errno == ENOENT) {
 			log_debug("%s: not present; using defaults and "
 			    "environment", path);
@@ -470,14 +449,13 @@ config_read_file(struct config *cfg, const char *path, int must_exist)
 		return 1;
 	}
 	cfg->path = strdup(path);
-	ini_parse_stream(cfg_reader, &c, cfg_handler, &c);
-	if (ferror(c.fp)) {
-		log_error("%s: cannot read configuration: %s", path,
-		    strerror(errno));
-		c.problems++;
-	}
-	fclose(c.fp);
-	return c.problems;
+	text = file_slurp(fp, path, &len);
+	fclose(fp);
+	if (text == NULL)
+		return 1;
+	n = ini_parse(path, text, len, &syntax, &handler);
+	free(text);
+	return n < 0 ? 1 : c.problems + n;
 }
 
 /* GREENLIGHT_<SECTION>_<KEY>, upper-cased. */

@@ -1,16 +1,9 @@
 /*
  * spec.c — release.ini, the release spec (every key is documented in
- * conf/release.ini).
- *
- * Why this file reads the ini itself instead of going through inih as
- * config.c does: Debian's libinih is built with a 200-byte line limit that
- * cuts longer lines silently, and with continuation lines (an indented line
- * repeats the previous key). A workload's exec line or an environment value
- * easily passes 200 bytes, and a command must never be cut short. The
- * dialect is the one greenlight.ini uses: [section], key = value, whole-line
- * ';' and '#' comments; a value runs to the end of its line (no inline
- * comments, which a command would trip over). Like config.c, every problem
- * is reported as FILE:LINE and all of them in one run.
+ * conf/release.ini). ini.c reads the lines, in the dialect greenlight.ini
+ * uses, but without inline comments: a value runs to the end of its line,
+ * which a command or an environment value needs. Like config.c, every
+ * problem is reported as FILE:LINE and all of them in one run.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -22,6 +15,7 @@
 
 #include "agent.h"
 #include "fsutil.h"
+#include "ini.h"
 #include "log.h"
 #include "parse.h"
 #include "spec.h"
@@ -147,7 +141,7 @@ problem(struct spec_ctx *c, int line, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_error("%s:%d: %s", c->path, line, msg);
+	ini_error(c->path, line, "%s", msg);
 	c->problems++;
 }
 
@@ -541,63 +535,36 @@ handle_pair(struct spec_ctx *c, const char *key, const char *value)
 	    section_names[k->section], k->key, value, expect);
 }
 
-static char *
-trim(char *s)
+static void
+on_section(void *arg, const char *name, int line)
 {
-	char *e;
+	struct spec_ctx *c = arg;
 
-	while (isspace((unsigned char)*s))
-		s++;
-	e = s + strlen(s);
-	while (e > s && isspace((unsigned char)e[-1]))
-		*--e = '\0';
-	return s;
+	c->line = line;
+	c->section = SEC_UNKNOWN;
+	if (name == NULL)
+		return; /* a broken header, reported */
+	for (int i = 0; i < SEC__MAX; i++)
+		if (strcmp(name, section_names[i]) == 0)
+			c->section = i;
+	if (c->section == SEC_UNKNOWN) {
+		problem(c, line, "unknown section [%s]; known: service, "
+		    "environment, unpack, hooks, health", name);
+		return;
+	}
+	if (c->section_line[c->section] == 0)
+		c->section_line[c->section] = line;
 }
 
 static void
-parse_line(struct spec_ctx *c, char *raw)
+on_pair(void *arg, const char *key, const char *value, int line,
+    int too_long)
 {
-	char *t = trim(raw), *end, *eq;
+	struct spec_ctx *c = arg;
 
-	if (*t == '\0' || *t == ';' || *t == '#')
-		return;
-	if (*t == '[') {
-		end = t + strlen(t) - 1;
-		if (*end != ']') {
-			problem(c, c->line, "section header without a "
-			    "closing ']'");
-			c->section = SEC_UNKNOWN;
-			return;
-		}
-		*end = '\0';
-		t = trim(t + 1);
-		c->section = SEC_UNKNOWN;
-		for (int i = 0; i < SEC__MAX; i++)
-			if (strcmp(t, section_names[i]) == 0)
-				c->section = i;
-		if (c->section == SEC_UNKNOWN) {
-			problem(c, c->line, "unknown section [%s]; known: "
-			    "service, environment, unpack, hooks, health", t);
-			return;
-		}
-		if (c->section_line[c->section] == 0)
-			c->section_line[c->section] = c->line;
-		return;
-	}
-	eq = strchr(t, '=');
-	if (eq == NULL) {
-		if (!c->too_long)
-			problem(c, c->line, "expected \"key = value\", got "
-			    "\"%.60s\"", t);
-		return;
-	}
-	*eq = '\0';
-	t = trim(t);
-	if (*t == '\0') {
-		problem(c, c->line, "no key before '='");
-		return;
-	}
-	handle_pair(c, t, trim(eq + 1));
+	c->line = line;
+	c->too_long = too_long;
+	handle_pair(c, key, value);
 }
 
 /* Line where key (section, name) was set, or of its section, or 1. */
@@ -733,10 +700,13 @@ spec_defaults(struct spec_ctx *c)
 struct spec *
 spec_load(const char *path, int *problems)
 {
+	static const struct ini_syntax syntax = { SPEC_LINE_MAX, NULL, 0 };
 	struct spec_ctx c;
+	const struct ini_handler handler = { on_section, on_pair, &c };
 	struct spec *s;
-	char *text = NULL, *p, *nl;
+	char *text = NULL;
 	size_t len = 0;
+	int n;
 
 	memset(&c, 0, sizeof(c));
 	s = calloc(1, sizeof(*s));
@@ -760,25 +730,13 @@ spec_load(const char *path, int *problems)
 		*problems = 1;
 		return s;
 	}
-	if (strlen(text) != len) {
-		log_error("%s: not a text file (NUL byte)", path);
+	n = ini_parse(path, text, len, &syntax, &handler);
+	if (n < 0) {
 		*problems = 1;
 		free(text);
 		return s;
 	}
-	for (p = text; *p != '\0'; p = nl + 1) {
-		nl = strchr(p, '\n');
-		if (nl != NULL)
-			*nl = '\0';
-		c.line++;
-		c.too_long = strlen(p) > SPEC_LINE_MAX;
-		if (c.too_long)
-			problem(&c, c.line, "line longer than %d bytes",
-			    SPEC_LINE_MAX);
-		parse_line(&c, p);
-		if (nl == NULL)
-			break;
-	}
+	c.problems += n;
 	spec_check(&c);
 	free(text);
 	free(c.env_lines);

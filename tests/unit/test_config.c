@@ -273,7 +273,7 @@ static const struct snippet snippets[] = {
 	{ "key outside a section", "account = acct\n[storage]\n", 1,
 	    { ":1: key \"account\" outside any section" } },
 	{ "header without ]", "[storage\naccount = acct\n", 2,
-	    { ":1: section header without ']'",
+	    { ":1: section header without a closing ']'",
 	      ":2: key \"account\" outside any section" } },
 	{ "no equals sign", "[storage]\njust some words\n", 1,
 	    { ":2: expected \"key = value\", got \"just some words\"" } },
@@ -285,7 +285,7 @@ static const struct snippet snippets[] = {
 	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 	  "\nfetch = x\n[fetch]\nconnections = 0\n", 3,
-	    { ":2: line longer than 199 characters; set this value with "
+	    { ":2: line longer than 199 bytes; set this value with "
 	      "GREENLIGHT_<SECTION>_<KEY> in the environment instead",
 	      ":3: unknown key \"fetch\" in [storage]",
 	      ":5: fetch.connections: \"0\" is not valid" } },
