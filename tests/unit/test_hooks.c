@@ -84,6 +84,24 @@ read_pid(const char *file)
 	return pid;
 }
 
+/*
+ * The process whose pid a hook wrote to pidfile is gone within 2 s; else
+ * kill it and fail, naming it as what.
+ */
+static void
+assert_gone(const char *pidfile, const char *what)
+{
+	long pid = read_pid(pidfile);
+
+	assert_true(pid > 1);
+	for (int i = 0; i < 100 && !pid_dead(pid); i++)
+		clock_sleep_ms(20, NULL);
+	if (!pid_dead(pid)) {
+		kill((pid_t)pid, SIGKILL);
+		fail_msg("%s %ld (%s) survived", what, pid, pidfile);
+	}
+}
+
 static void
 test_outcomes(void **state)
 {
@@ -179,7 +197,6 @@ test_timeout_kills_group(void **state)
 	struct hook_result r;
 	struct capture c;
 	int64_t t0, ms;
-	long pid;
 
 	snprintf(pidfile, sizeof(pidfile), "%s/sleeper.pid", tmp);
 	snprintf(cmd, sizeof(cmd), "sleep 300 & echo $! > %s; echo started; "
@@ -195,14 +212,7 @@ test_timeout_kills_group(void **state)
 	    "its process group was killed");
 	assert_int_equal(count_lines_with(c.text, "hook validate: started"),
 	    1);
-	pid = read_pid(pidfile);
-	assert_true(pid > 1);
-	for (int i = 0; i < 100 && !pid_dead(pid); i++)
-		clock_sleep_ms(20, NULL);
-	if (!pid_dead(pid)) {
-		kill((pid_t)pid, SIGKILL);
-		fail_msg("background sleeper %ld survived the timeout", pid);
-	}
+	assert_gone(pidfile, "after the timeout, the background sleeper");
 }
 
 /* A hook that ignores TERM gets KILL after the grace period. */
@@ -214,7 +224,6 @@ test_timeout_ignoring_term(void **state)
 	struct hook_result r;
 	struct capture c;
 	int64_t t0, ms;
-	long pid;
 
 	snprintf(pidfile, sizeof(pidfile), "%s/stubborn.pid", tmp);
 	snprintf(cmd, sizeof(cmd), "trap '' TERM; sleep 300 & echo $! > %s; "
@@ -228,14 +237,7 @@ test_timeout_ignoring_term(void **state)
 	/* 300 ms + PROC_GRACE_MS, then KILL */
 	assert_true(ms >= 300 + PROC_GRACE_MS - 100);
 	assert_true(ms < 300 + PROC_GRACE_MS + 3000);
-	pid = read_pid(pidfile);
-	assert_true(pid > 1);
-	for (int i = 0; i < 100 && !pid_dead(pid); i++)
-		clock_sleep_ms(20, NULL);
-	if (!pid_dead(pid)) {
-		kill((pid_t)pid, SIGKILL);
-		fail_msg("TERM-ignoring sleeper %ld survived", pid);
-	}
+	assert_gone(pidfile, "the TERM-ignoring sleeper");
 }
 
 /* A hook that exits but leaves processes behind: they are killed. */
@@ -252,7 +254,6 @@ test_leftovers_killed(void **state)
 		struct hook h;
 		struct hook_result r;
 		struct capture c;
-		long pid;
 
 		snprintf(pidfile, sizeof(pidfile), "%s/left%zu.pid", tmp, i);
 		snprintf(cmd, sizeof(cmd), "sleep 300%s & echo $! > %s; exit 0",
@@ -265,15 +266,7 @@ test_leftovers_killed(void **state)
 		assert_int_equal(count_lines_with(c.text, "hook after_install: "
 		    "left processes running in its group; they were killed"),
 		    1);
-		pid = read_pid(pidfile);
-		assert_true(pid > 1);
-		for (int k = 0; k < 100 && !pid_dead(pid); k++)
-			clock_sleep_ms(20, NULL);
-		if (!pid_dead(pid)) {
-			kill((pid_t)pid, SIGKILL);
-			fail_msg("case %zu: leftover %ld still running", i,
-			    pid);
-		}
+		assert_gone(pidfile, "a leftover");
 	}
 }
 

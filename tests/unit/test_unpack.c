@@ -137,6 +137,18 @@ build(const char *file, enum fmt f, const struct ent *ents)
 	freelocale(loc);
 }
 
+/* Build a tar of ents as top/name and unpack it into root/dest. */
+static enum unpack_status
+tar_unpack(const char *name, const struct ent *ents, const char *root,
+    const char *dest)
+{
+	char file[1024];
+
+	snprintf(file, sizeof(file), "%s/%s", top, name);
+	build(file, TAR, ents);
+	return unpack_file(file, name, root, dest, NULL);
+}
+
 /* A fresh release root holding keep.txt, as if other files were there. */
 static void
 root_make(char *root, size_t rootsz, const char *name)
@@ -291,14 +303,8 @@ test_merge(void **state)
 	char root[256], file[1024], list[256];
 
 	root_make(root, sizeof(root), "merge");
-	snprintf(file, sizeof(file), "%s/one.tar", top);
-	build(file, TAR, one);
-	assert_int_equal(unpack_file(file, "one.tar", root, "", NULL),
-	    UNPACK_OK);
-	snprintf(file, sizeof(file), "%s/two.tar", top);
-	build(file, TAR, two);
-	assert_int_equal(unpack_file(file, "two.tar", root, "", NULL),
-	    UNPACK_OK);
+	assert_int_equal(tar_unpack("one.tar", one, root, ""), UNPACK_OK);
+	assert_int_equal(tar_unpack("two.tar", two, root, ""), UNPACK_OK);
 	snprintf(file, sizeof(file), "%s/lib", root);
 	listing(file, list, sizeof(list));
 	assert_string_equal(list, "a.so b.so");
@@ -318,19 +324,13 @@ test_chain_across(void **state)
 		{ "y", AE_IFLNK, 0, "d/e/x/../etc", 0 },
 		{ NULL, 0, 0, NULL, 0 },
 	};
-	char root[256], file[1024], list[256];
+	char root[256], list[256];
 	struct capture cap;
 
 	root_make(root, sizeof(root), "across");
-	snprintf(file, sizeof(file), "%s/one.tar", top);
-	build(file, TAR, one);
-	assert_int_equal(unpack_file(file, "one.tar", root, "", NULL),
-	    UNPACK_OK);
-	snprintf(file, sizeof(file), "%s/two.tar", top);
-	build(file, TAR, two);
+	assert_int_equal(tar_unpack("one.tar", one, root, ""), UNPACK_OK);
 	capture_begin(&cap);
-	assert_int_equal(unpack_file(file, "two.tar", root, "", NULL),
-	    UNPACK_REFUSED);
+	assert_int_equal(tar_unpack("two.tar", two, root, ""), UNPACK_REFUSED);
 	capture_end(&cap);
 	assert_non_null(strstr(cap.text, "two.tar: entry \"y\": symlink to "
 	    "\"d/e/x/../etc\" resolves outside the release (refused)"));
@@ -542,14 +542,11 @@ test_modes(void **state)
 		{ "world", 0644 }, { "sticky", 0755 }, { "private", 0755 },
 		{ "sgiddir", 0755 },
 	};
-	char root[256], file[1024], p[1024];
+	char root[256], p[1024];
 	struct stat st;
 
 	root_make(root, sizeof(root), "modes");
-	snprintf(file, sizeof(file), "%s/modes.tar", top);
-	build(file, TAR, ents);
-	assert_int_equal(unpack_file(file, "modes.tar", root, "", NULL),
-	    UNPACK_OK);
+	assert_int_equal(tar_unpack("modes.tar", ents, root, ""), UNPACK_OK);
 	for (size_t i = 0; i < ARRAY_SIZE(want); i++) {
 		snprintf(p, sizeof(p), "%s/%s", root, want[i].path);
 		assert_int_equal(lstat(p, &st), 0);
@@ -622,10 +619,8 @@ test_not_archive(void **state)
 	/* a destination that is a symlink out of the release */
 	snprintf(file, sizeof(file), "%s/public", root);
 	assert_int_equal(symlink("/tmp", file), 0);
-	snprintf(file, sizeof(file), "%s/ok.tar", top);
-	build(file, TAR, ents + 1);
 	capture_begin(&cap);
-	assert_int_equal(unpack_file(file, "ok.tar", root, "public", NULL),
+	assert_int_equal(tar_unpack("ok.tar", ents + 1, root, "public"),
 	    UNPACK_REFUSED);
 	capture_end(&cap);
 	assert_non_null(strstr(cap.text, "ok.tar: destination \"public\" in "));
