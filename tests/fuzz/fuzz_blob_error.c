@@ -31,6 +31,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const uint8_t *sep = NULL;
 	char code[128], detail[256];
 
+	fuzz_log_sample();
 	for (size_t i = 0; i + 4 <= size; i++)
 		if (memcmp(data + i, "\r\n\r\n", 4) == 0) {
 			sep = data + i;

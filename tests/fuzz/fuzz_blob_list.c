@@ -29,6 +29,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *next = NULL, err[256];
 	size_t n0;
 
+	fuzz_log_sample();
 	for (int pass = 0; pass < 2; pass++) {
 		n0 = l.n;
 		if (blob_list_parse((const char *)data, size, PREFIX, &l, &next,

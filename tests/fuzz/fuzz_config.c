@@ -20,6 +20,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *path;
 	int problems = -1;
 
+	fuzz_log_sample();
 	if (size > 256 * 1024)
 		return 0;
 	path = fuzz_write_file("greenlight.ini", data, size);

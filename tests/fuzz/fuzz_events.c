@@ -45,6 +45,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct sched_doc doc;
 	char err[256];
 
+	fuzz_log_sample();
 	for (size_t v = 0; v < sizeof(vms) / sizeof(vms[0]); v++) {
 		err[0] = '\0';
 		if (events_parse((const char *)data, size, vms[v], &doc, err,

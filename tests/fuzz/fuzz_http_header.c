@@ -21,6 +21,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char out[4096];
 	int64_t ms;
 
+	fuzz_log_sample();
 	memset(&resp, 0, sizeof(resp));
 	resp.status = 503;
 	resp.headers = fuzz_strndup(data, size);

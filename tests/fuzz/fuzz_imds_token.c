@@ -14,6 +14,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct imds_token tok;
 	char err[256];
 
+	fuzz_log_sample();
 	memset(&tok, 0xa5, sizeof(tok));
 	if (imds_token_parse((const char *)data, size, &tok, err,
 	    sizeof(err)) == 0) {

@@ -57,6 +57,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *text = NULL;
 	size_t len;
 
+	fuzz_log_sample();
 	if (size == 0 || size > 1024 * 1024)
 		return 0;
 	if (data[0] & 1) {

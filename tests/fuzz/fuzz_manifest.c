@@ -14,6 +14,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct manifest m;
 	char err[512];
 
+	fuzz_log_sample();
 	memset(&m, 0xa5, sizeof(m));
 	if (manifest_parse((const char *)data, size, &m, err,
 	    sizeof(err)) < 0) {

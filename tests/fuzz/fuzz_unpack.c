@@ -78,6 +78,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *path, *dest;
 	char scratch[PATH_MAX];
 
+	fuzz_log_sample();
 	if (size > INPUT_MAX)
 		return 0;
 	unpack_limits_default(&lim);

@@ -86,12 +86,13 @@ for t in "${targets[@]}"; do
 		-artifact_prefix="$build/crashes/$t-")
 	[ -f "$here/dict/$t.dict" ] && flags+=(-dict="$here/dict/$t.dict")
 	log=$build/logs/$t.log
+	touch "$build/logs/.$t.start"
 	rc=0
 	# shellcheck disable=SC2086 # GL_FUZZ_FLAGS is a list of flags
 	"$exe" "${flags[@]}" ${GL_FUZZ_FLAGS:-} "${dirs[@]}" >"$log" 2>&1 || rc=$?
 	execs=$(sed -nE 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
 	rate=$(sed -nE 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
-	last=$(grep -E '^#[0-9]+:? .*cov: ' "$log" | tail -1 || true)
+	last=$(grep -E '^#[0-9]+:?[[:space:]].*cov: ' "$log" | tail -1 || true)
 	cov=$(sed -nE 's/.* cov: ([0-9]+).*/\1/p' <<<"$last")
 	ft=$(sed -nE 's/.* ft: ([0-9]+).*/\1/p' <<<"$last")
 	corp=$(sed -nE 's/.* corp: ([0-9]+).*/\1/p' <<<"$last")
@@ -103,10 +104,15 @@ for t in "${targets[@]}"; do
 		say "$t: oom/timeout/crash $found (fork mode)"
 		[ "$rc" -ne 0 ] || rc=1
 	fi
+	# also what fork mode saved without counting it
+	art=$(find "$build/crashes" -name "$t-*" -newer "$build/logs/.$t.start" \
+		| head -1)
+	[ -z "$art" ] || [ "$rc" -ne 0 ] || rc=1
 	result=ok
 	if [ "$rc" -ne 0 ]; then
 		failed=1
-		art=$(sed -nE 's/.*Test unit written to (.*)/\1/p' "$log" | tail -1)
+		unit=$(sed -nE 's/.*Test unit written to (.*)/\1/p' "$log" | tail -1)
+		art=${unit:-$art}
 		result="FAILED (exit $rc) ${art:-see $log}"
 	fi
 	printf '%-12s %12s %9s %7s %9s %7s  %s\n' "$t" "${execs:-?}" \
