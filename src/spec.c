@@ -146,25 +146,6 @@ problem(struct spec_ctx *c, int line, const char *fmt, ...)
 }
 
 static int
-list_push(char ***list, size_t *n, const char *value)
-{
-	char **grown, *dup;
-
-	dup = strdup(value);
-	if (dup == NULL)
-		return -1;
-	grown = realloc(*list, (*n + 2) * sizeof(*grown));
-	if (grown == NULL) {
-		free(dup);
-		return -1;
-	}
-	grown[(*n)++] = dup;
-	grown[*n] = NULL;
-	*list = grown;
-	return 0;
-}
-
-static int
 set_string(char **field, const char *value)
 {
 	char *dup = strdup(value);
@@ -323,7 +304,7 @@ store_paths(struct spec_ctx *c, const char *value, const char **why)
 			*why = "too many paths";
 			goto out;
 		}
-		if (list_push(&c->s->writable_paths, &c->nwritable,
+		if (spec_list_push(&c->s->writable_paths, &c->nwritable,
 		    norm) < 0) {
 			*why = "out of memory";
 			goto out;
@@ -477,7 +458,7 @@ env_set(struct spec_ctx *c, const char *key, const char *value)
 	}
 	c->env_lines = lines;
 	lines[c->nenv] = c->line;
-	if (list_push(&c->s->environment, &c->nenv, buf) < 0)
+	if (spec_list_push(&c->s->environment, &c->nenv, buf) < 0)
 		problem(c, c->line, "out of memory");
 }
 

@@ -18,22 +18,22 @@ is_blank(int ch)
 	return ch == ' ' || ch == '\t';
 }
 
-static int
-push_word(char ***argv, size_t *argc, const char *word)
+int
+spec_list_push(char ***list, size_t *n, const char *s)
 {
-	char **n, *dup;
+	char **grown, *dup;
 
-	dup = strdup(word);
+	dup = strdup(s);
 	if (dup == NULL)
 		return -1;
-	n = realloc(*argv, (*argc + 2) * sizeof(*n));
-	if (n == NULL) {
+	grown = realloc(*list, (*n + 2) * sizeof(*grown));
+	if (grown == NULL) {
 		free(dup);
 		return -1;
 	}
-	n[(*argc)++] = dup;
-	n[*argc] = NULL;
-	*argv = n;
+	grown[(*n)++] = dup;
+	grown[*n] = NULL;
+	*list = grown;
 	return 0;
 }
 
@@ -114,7 +114,7 @@ spec_argv_split(const char *line, char ***argvp, const char **why)
 			}
 		}
 		buf[w] = '\0';
-		if (push_word(&argv, &argc, buf) < 0) {
+		if (spec_list_push(&argv, &argc, buf) < 0) {
 			*why = "out of memory";
 			goto out;
 		}

@@ -1,6 +1,7 @@
 /*
- * spec_syntax.h — value syntax checks for release.ini, shared by spec.c
- * and spec_syntax.c only (the spec's users read struct spec).
+ * spec_syntax.h — value syntax checks for release.ini, and the string
+ * lists its values become; shared by spec.c and spec_syntax.c only (the
+ * spec's users read struct spec).
  */
 #ifndef GREENLIGHT_SPEC_SYNTAX_H
 #define GREENLIGHT_SPEC_SYNTAX_H
@@ -28,5 +29,10 @@ int spec_url_valid(const char *s);
 int spec_hostport_valid(const char *s);
 /* Environment variable name: [A-Za-z_][A-Za-z0-9_]*. */
 int spec_env_name_valid(const char *s);
+/*
+ * Append a copy of s to the NULL-terminated list *list of *n strings (free
+ * with spec_argv_free). 0, or -1 out of memory.
+ */
+int spec_list_push(char ***list, size_t *n, const char *s);
 
 #endif
