@@ -14,7 +14,7 @@
 #include "agent.h"
 #include "config.h"
 #include "config_int.h"
-#include "ini.h"
+#include "inifile.h"
 #include "log.h"
 #include "parse.h"
 
@@ -338,12 +338,8 @@ key_apply(struct config *cfg, int i, const char *value, const char *where,
 	return origin_set(cfg, i, origin);
 }
 
-/*
- * Lines longer than this are refused, as they were when inih read this
- * file (Debian builds it for 200-byte lines); a longer value can come from
- * the environment.
- */
-#define CONFIG_LINE_MAX 199
+/* Longer lines are refused; a longer value can come from the environment. */
+#define CONFIG_LINE_MAX 4096
 #define CONFIG_FILE_MAX (1024 * 1024)
 
 struct file_ctx {
@@ -363,7 +359,7 @@ on_section(void *arg, const char *name, int line)
 		return; /* broken (reported): keys stay in the section before */
 	snprintf(c->section, sizeof(c->section), "%s", name);
 	if (!section_known(c->section)) {
-		ini_error(c->path, line, "unknown section [%s]; known: "
+		inifile_error(c->path, line, "unknown section [%s]; known: "
 		    "storage, auth, imds, fetch, install, health", c->section);
 		c->problems++;
 	}
@@ -381,7 +377,7 @@ on_pair(void *arg, const char *name, const char *value, int line,
 	if (too_long)
 		return; /* reported; the line is left out */
 	if (*section == '\0') {
-		ini_error(c->path, line, "key \"%s\" outside any section",
+		inifile_error(c->path, line, "key \"%s\" outside any section",
 		    name);
 		c->problems++;
 		return;
@@ -390,7 +386,7 @@ on_pair(void *arg, const char *name, const char *value, int line,
 		return; /* reported once at the header */
 	i = key_find(section, name);
 	if (i < 0) {
-		ini_error(c->path, line, "unknown key \"%s\" in [%s]", name,
+		inifile_error(c->path, line, "unknown key \"%s\" in [%s]", name,
 		    section);
 		c->problems++;
 		return;
@@ -446,11 +442,11 @@ file_slurp(FILE *fp, const char *path, size_t *len)
 static int
 config_read_file(struct config *cfg, const char *path, int must_exist)
 {
-	static const struct ini_syntax syntax = { CONFIG_LINE_MAX,
+	static const struct inifile_syntax syntax = { CONFIG_LINE_MAX,
 		"; set this value with GREENLIGHT_<SECTION>_<KEY> in the "
 		"environment instead", 1 };
 	struct file_ctx c;
-	const struct ini_handler handler = { on_section, on_pair, &c };
+	const struct inifile_handler handler = { on_section, on_pair, &c };
 	char *text;
 	size_t len;
 	FILE *fp;
@@ -475,7 +471,7 @@ config_read_file(struct config *cfg, const char *path, int must_exist)
 	fclose(fp);
 	if (text == NULL)
 		return 1;
-	n = ini_parse(path, text, len, &syntax, &handler);
+	n = inifile_parse(path, text, len, &syntax, &handler);
 	free(text);
 	return n < 0 ? 1 : c.problems + n;
 }

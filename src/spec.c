@@ -15,7 +15,7 @@
 
 #include "agent.h"
 #include "fsutil.h"
-#include "ini.h"
+#include "inifile.h"
 #include "log.h"
 #include "parse.h"
 #include "spec.h"
@@ -141,7 +141,7 @@ problem(struct spec_ctx *c, int line, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	ini_error(c->path, line, "%s", msg);
+	inifile_error(c->path, line, "%s", msg);
 	c->problems++;
 }
 
@@ -681,9 +681,9 @@ spec_defaults(struct spec_ctx *c)
 struct spec *
 spec_load(const char *path, int *problems)
 {
-	static const struct ini_syntax syntax = { SPEC_LINE_MAX, NULL, 0 };
+	static const struct inifile_syntax syntax = { SPEC_LINE_MAX, NULL, 0 };
 	struct spec_ctx c;
-	const struct ini_handler handler = { on_section, on_pair, &c };
+	const struct inifile_handler handler = { on_section, on_pair, &c };
 	struct spec *s;
 	char *text = NULL;
 	size_t len = 0;
@@ -711,7 +711,7 @@ spec_load(const char *path, int *problems)
 		*problems = 1;
 		return s;
 	}
-	n = ini_parse(path, text, len, &syntax, &handler);
+	n = inifile_parse(path, text, len, &syntax, &handler);
 	if (n < 0) {
 		*problems = 1;
 		free(text);

@@ -13,12 +13,12 @@
 #include <cmocka.h>
 
 #include "agent.h"
-#include "ini.h"
+#include "inifile.h"
 #include "testutil.h"
 
 /* What the handler saw, one "LINE:[name]" or "LINE:key=value" per event. */
 struct seen {
-	char text[1024];
+	char text[2048];
 	size_t len;
 };
 
@@ -84,6 +84,12 @@ static const struct {
 	    "1:k=0123456789(long) 2:j=1 ", 1, "1: line longer than 8 bytes" },
 	{ "too long without '='", 0, 8, "0123456789\n", "", 1,
 	    "1: line longer than 8 bytes" },
+	/* what inih would read as syntax is masked from it */
+	{ "':' inside a key", 0, 0, "a:b = c\n", "1:a:b=c ", 0, NULL },
+	{ "';' kept without inline comments", 0, 0, "k = a;b ; c\n",
+	    "1:k=a;b ; c ", 0, NULL },
+	{ "indented line after a key", 0, 0, "k = v\n  w\n", "1:k=v ", 1,
+	    "2: expected \"key = value\", got \"w\"" },
 };
 
 static void
@@ -92,9 +98,9 @@ test_ini_table(void **state)
 	char text[256], want[256];
 
 	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
-		struct ini_syntax syn = { 4096, NULL, t[i].inline_comments };
+		struct inifile_syntax syn = { 4096, NULL, t[i].inline_comments };
 		struct seen seen = { .len = 0 };
-		const struct ini_handler h = { on_section, on_pair, &seen };
+		const struct inifile_handler h = { on_section, on_pair, &seen };
 		struct capture cap;
 		int n;
 
@@ -102,7 +108,7 @@ test_ini_table(void **state)
 			syn.line_max = t[i].line_max;
 		snprintf(text, sizeof(text), "%s", t[i].text);
 		capture_begin(&cap);
-		n = ini_parse("f.ini", text, strlen(text), &syn, &h);
+		n = inifile_parse("f.ini", text, strlen(text), &syn, &h);
 		capture_end(&cap);
 		if (n != t[i].problems)
 			fail_msg("[%s] %d problems, want %d: %s", t[i].name, n,
@@ -121,17 +127,41 @@ test_ini_table(void **state)
 	}
 }
 
+/* A line longer than inih's buffer (200 bytes in Debian's build) is handed
+ * over whole, with its own line number, and the lines after it too. */
+static void
+test_ini_long_line(void **state)
+{
+	static const struct inifile_syntax syn = { 4096, NULL, 1 };
+	struct seen seen = { .len = 0 };
+	const struct inifile_handler h = { on_section, on_pair, &seen };
+	char text[1200], want[1200], value[901];
+	struct capture cap;
+
+	memset(value, 'v', sizeof(value) - 1);
+	value[sizeof(value) - 1] = '\0';
+	value[100] = ';'; /* no blank before it: not a comment */
+	snprintf(text, sizeof(text), "[a]\nlong = %s ; note\nk = 1\n", value);
+	snprintf(want, sizeof(want), "1:[a] 2:long=%s 3:k=1 ", value);
+	capture_begin(&cap);
+	assert_int_equal(inifile_parse("f.ini", text, strlen(text), &syn, &h),
+	    0);
+	capture_end(&cap);
+	assert_string_equal(cap.text, "");
+	assert_string_equal(seen.text, want);
+}
+
 static void
 test_ini_hint_and_nul(void **state)
 {
-	static const struct ini_syntax syn = { 4, "; use X", 0 };
+	static const struct inifile_syntax syn = { 4, "; use X", 0 };
 	struct seen seen = { .len = 0 };
-	const struct ini_handler h = { on_section, on_pair, &seen };
+	const struct inifile_handler h = { on_section, on_pair, &seen };
 	char text[] = "k = 12345\n", nul[] = "k = 1\n\0[a]\n";
 	struct capture cap;
 
 	capture_begin(&cap);
-	assert_int_equal(ini_parse("f.ini", text, strlen(text), &syn, &h), 1);
+	assert_int_equal(inifile_parse("f.ini", text, strlen(text), &syn, &h), 1);
 	capture_end(&cap);
 	assert_non_null(strstr(cap.text,
 	    "f.ini:1: line longer than 4 bytes; "
@@ -140,7 +170,7 @@ test_ini_hint_and_nul(void **state)
 	seen.len = 0;
 	seen.text[0] = '\0';
 	capture_begin(&cap);
-	assert_int_equal(ini_parse("f.ini", nul, sizeof(nul) - 1, &syn, &h),
+	assert_int_equal(inifile_parse("f.ini", nul, sizeof(nul) - 1, &syn, &h),
 	    -1);
 	capture_end(&cap);
 	assert_non_null(strstr(cap.text, "f.ini: not a text file (NUL byte)"));
@@ -152,6 +182,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ini_table),
+		cmocka_unit_test(test_ini_long_line),
 		cmocka_unit_test(test_ini_hint_and_nul),
 	};
 
