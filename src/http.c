@@ -1,10 +1,21 @@
-/* http.c — libcurl behind greenlight's conventions (the only curl.h user). */
+/*
+ * http.c — libcurl behind greenlight's conventions (the only curl.h user).
+ *
+ * Transfers are driven with curl_multi_socket_action over an epoll set of
+ * the sockets libcurl asks to watch: libcurl then works only on the
+ * connections that are ready, where curl_multi_perform would look at (and
+ * poll) every transfer in flight each time any socket wakes up.
+ */
+#include <sys/epoll.h>
+
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -17,6 +28,7 @@
 #define BODY_MAX_DEFAULT (1024 * 1024)
 /* Error bodies of streamed requests are kept for the message, capped. */
 #define ERROR_BODY_MAX (64 * 1024)
+#define EVENTS_MAX 64
 
 const char *const http_err_names[HTTP_E__MAX] = {
 	"none", "dns", "connect", "tls", "timeout", "recv", "too-big",
@@ -50,9 +62,47 @@ struct http_client {
 	char *ca_file;
 	struct http_xfer *active;
 	struct http_xfer *done_head, *done_tail;
+	int epfd;		/* the sockets libcurl watches */
+	int64_t timer_at;	/* when libcurl wants to run, -1: no timer */
+	int running;		/* transfers in flight, libcurl's count */
 };
 
 static int curl_ready;
+
+/* libcurl: watch socket s for what (or stop watching it). */
+static int
+on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+{
+	struct http_client *c = userp;
+	struct epoll_event ev;
+
+	(void)easy;
+	(void)socketp;
+	if (what == CURL_POLL_REMOVE) {
+		/* fails harmlessly when the socket is closed already */
+		epoll_ctl(c->epfd, EPOLL_CTL_DEL, s, NULL);
+		return 0;
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0) |
+	    ((what & CURL_POLL_OUT) ? EPOLLOUT : 0);
+	ev.data.fd = s;
+	if (epoll_ctl(c->epfd, EPOLL_CTL_MOD, s, &ev) < 0 &&
+	    (errno != ENOENT || epoll_ctl(c->epfd, EPOLL_CTL_ADD, s, &ev) < 0))
+		return -1;
+	return 0;
+}
+
+/* libcurl: call back in timeout_ms (-1: no timer). */
+static int
+on_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct http_client *c = userp;
+
+	(void)multi;
+	c->timer_at = timeout_ms < 0 ? -1 : clock_mono_ms() + timeout_ms;
+	return 0;
+}
 
 struct http_client *
 http_client_new(const struct http_opts *opts)
@@ -69,6 +119,12 @@ http_client_new(const struct http_opts *opts)
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return NULL;
+	c->timer_at = -1;
+	c->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (c->epfd < 0) {
+		free(c);
+		return NULL;
+	}
 	if (opts != NULL)
 		c->opts = *opts;
 	if (c->opts.connect_timeout_ms <= 0)
@@ -95,6 +151,13 @@ http_client_new(const struct http_opts *opts)
 	curl_share_setopt(c->share, CURLSHOPT_SHARE,
 	    CURL_LOCK_DATA_SSL_SESSION);
 	curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, c->opts.max_conns);
+	if (curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_socket) !=
+	    CURLM_OK ||
+	    curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c) != CURLM_OK ||
+	    curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_timer) !=
+	    CURLM_OK ||
+	    curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c) != CURLM_OK)
+		goto fail;
 	return c;
 fail:
 	http_client_free(c);
@@ -165,6 +228,8 @@ http_client_free(struct http_client *c)
 		curl_multi_cleanup(c->multi);
 	if (c->share != NULL)
 		curl_share_cleanup(c->share);
+	if (c->epfd >= 0)
+		close(c->epfd);
 	free(c->ca_file);
 	free(c);
 }
@@ -439,26 +504,57 @@ collect_done(struct http_client *c)
 	}
 }
 
+/*
+ * Wait at most wait_ms for a socket libcurl watches (less when its timer
+ * is due sooner), let libcurl work on the ready ones and on its timer,
+ * and collect the transfers that finished.
+ */
+static void
+client_step(struct http_client *c, int64_t wait_ms)
+{
+	struct epoll_event ev[EVENTS_MAX];
+	int64_t now = clock_mono_ms();
+	int n;
+
+	if (c->timer_at >= 0 && c->timer_at - now < wait_ms)
+		wait_ms = c->timer_at > now ? c->timer_at - now : 0;
+	if (wait_ms < 0)
+		wait_ms = 0;
+	n = epoll_wait(c->epfd, ev, EVENTS_MAX, (int)wait_ms);
+	for (int i = 0; i < n; i++) {
+		int mask = 0;
+
+		if (ev[i].events & (EPOLLIN | EPOLLHUP))
+			mask |= CURL_CSELECT_IN;
+		if (ev[i].events & EPOLLOUT)
+			mask |= CURL_CSELECT_OUT;
+		if (ev[i].events & EPOLLERR)
+			mask |= CURL_CSELECT_ERR;
+		curl_multi_socket_action(c->multi, ev[i].data.fd, mask,
+		    &c->running);
+	}
+	if (c->timer_at >= 0 && clock_mono_ms() >= c->timer_at) {
+		c->timer_at = -1;
+		curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0,
+		    &c->running);
+	}
+	collect_done(c);
+}
+
 int
 http_client_run(struct http_client *c, int timeout_ms)
 {
 	int64_t end = clock_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
-	int running = 0;
 
 	for (;;) {
-		int64_t left;
+		int64_t left = end - clock_mono_ms();
 
-		curl_multi_perform(c->multi, &running);
-		collect_done(c);
-		if (c->done_head != NULL || running == 0)
+		client_step(c, left > 1000 ? 1000 : left);
+		if (c->done_head != NULL || c->active == NULL ||
+		    end - clock_mono_ms() <= 0)
 			break;
-		left = end - clock_mono_ms();
-		if (left <= 0)
-			break;
-		curl_multi_poll(c->multi, NULL, 0, (int)(left > 1000 ? 1000 :
-		    left), NULL);
 	}
-	return running;
+	return c->running;
 }
 
 struct http_xfer *
@@ -481,7 +577,6 @@ http_do(struct http_client *c, const struct http_request *req,
     struct http_response *resp)
 {
 	struct http_xfer *x;
-	int running;
 
 	memset(resp, 0, sizeof(*resp));
 	x = http_xfer_start(c, req, NULL);
@@ -492,13 +587,8 @@ http_do(struct http_client *c, const struct http_request *req,
 		return -1;
 	}
 	/* other transfers may progress meanwhile; their results stay queued */
-	while (!x->done) {
-		curl_multi_perform(c->multi, &running);
-		collect_done(c);
-		if (x->done)
-			break;
-		curl_multi_poll(c->multi, NULL, 0, 1000, NULL);
-	}
+	while (!x->done)
+		client_step(c, 1000);
 	*resp = x->resp;
 	memset(&x->resp, 0, sizeof(x->resp));
 	http_xfer_free(x);
