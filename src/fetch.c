@@ -285,10 +285,11 @@ run_engine(struct fetch *f)
 				f->b[i].pos = (size_t)n;
 				f->order[n++] = i;
 			}
-	/* digests of blobs of several ranges on a helper thread (those of
-	 * one range are hashed as they arrive); without it, on this one */
+	/* digests of all but small blobs on a helper thread (small ones
+	 * are hashed as they arrive); without it, on this one */
 	for (size_t i = 0; i < f->nb && f->hasher == NULL; i++)
-		if (f->b[i].algos != 0 && f->b[i].nranges > 1 &&
+		if (f->b[i].algos != 0 &&
+		    f->b[i].e->size > FETCH_INLINE_HASH_MAX &&
 		    !f->b[i].skip && f->b[i].state != FB_DONE &&
 		    f->b[i].state != FB_INPLACE)
 			f->hasher = hasher_start();

@@ -100,13 +100,15 @@ fblob_open(struct fetch *f, struct fblob *b)
 	}
 	if (b->algos != 0 && b->h == NULL && b->contig == 0) {
 		/*
-		 * A fresh blob of one range arrives in order through one
-		 * slot: hash it from memory as it is written, here, rather
-		 * than hand it to the helper thread to read back (no second
-		 * descriptor, no queue, no copy). Larger blobs arrive out of
-		 * order and are hashed by the helper from the file.
+		 * A small fresh blob arrives in order through one slot:
+		 * hash it from memory as it is written, here, rather than
+		 * hand it to the helper thread to read back (no second
+		 * descriptor, no queue, no copy, no wait for the verdict).
+		 * Larger ones are hashed by the helper from the file, on the
+		 * other core, while this thread keeps serving sockets.
 		 */
-		b->hash_inline = b->fresh && b->nranges == 1;
+		b->hash_inline = b->fresh && b->nranges == 1 &&
+		    b->e->size <= FETCH_INLINE_HASH_MAX;
 		b->h = fhash_new(b->hash_inline ? -1 : b->fd, b->algos);
 		b->hashq = 0;
 		if (b->h == NULL) {

@@ -113,18 +113,23 @@ slot_sink(void *arg, const void *buf, size_t n)
 }
 
 /*
- * May range b->next of a watched blob start? Its consumer reads the blob
- * front to back, so the ranges in flight stay within FETCH_WATCH_AHEAD of
- * the contiguous prefix: lowest offsets first, and the prefix grows
- * steadily instead of jumping when a wave of ranges completes at once.
+ * May range b->next start? A blob that is read front to back while it
+ * downloads (hashed from its file, or watched by a streaming consumer)
+ * keeps its ranges in flight within FETCH_ORDER_AHEAD of its contiguous
+ * prefix: lowest offsets first, so the prefix grows steadily and hashing
+ * or extraction keep pace with the download, instead of waiting for a
+ * wave of ranges that all complete at once and then running on alone
+ * after the last byte arrived.
  */
 static int
-watch_window_open(const struct fetch *f, const struct fblob *b)
+order_window_open(const struct fetch *f, const struct fblob *b)
 {
-	uint64_t ahead = FETCH_WATCH_AHEAD > f->chunk ? FETCH_WATCH_AHEAD :
+	uint64_t ahead = FETCH_ORDER_AHEAD > f->chunk ? FETCH_ORDER_AHEAD :
 	    f->chunk;
 
-	return !b->watched || (uint64_t)b->next * f->chunk < b->contig + ahead;
+	if (!b->watched && (b->algos == 0 || b->nranges == 1))
+		return 1;
+	return (uint64_t)b->next * f->chunk < b->contig + ahead;
 }
 
 /* Hand the next piece of work to the free slot s; 0 when there is none. */
@@ -151,7 +156,7 @@ slot_pick(struct fetch *f, struct fslot *s)
 				f->cursor = i + 1;
 			continue;
 		}
-		if (b->state == FB_TODO && !watch_window_open(f, b)) {
+		if (b->state == FB_TODO && !order_window_open(f, b)) {
 			exhausted = 0;
 			continue;
 		}

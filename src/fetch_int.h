@@ -26,9 +26,10 @@
 #define FETCH_SLOT_BUF (256 * 1024) /* received bytes gathered per write */
 #define FETCH_WRITEBACK_MIN (1u << 20) /* ranges written back early */
 #define FETCH_JBUF (16 * 1024)	     /* journal lines gathered per write */
-#define FETCH_WATCH_AHEAD (32u << 20) /* a watched blob's ranges in flight
-				       * end at most this far past its
-				       * contiguous prefix */
+#define FETCH_ORDER_AHEAD (32u << 20) /* ranges in flight of a blob read
+				       * in order end at most this far
+				       * past its contiguous prefix */
+#define FETCH_INLINE_HASH_MAX (256u << 10) /* hashed as it arrives */
 
 enum fb_state {
 	FB_TODO,    /* ranges left to fetch */
