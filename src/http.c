@@ -75,9 +75,9 @@ on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
 {
 	struct http_client *c = userp;
 	struct epoll_event ev;
+	int op = socketp != NULL ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
 
 	(void)easy;
-	(void)socketp;
 	if (what == CURL_POLL_REMOVE) {
 		/* fails harmlessly when the socket is closed already */
 		epoll_ctl(c->epfd, EPOLL_CTL_DEL, s, NULL);
@@ -87,9 +87,16 @@ on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
 	ev.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0) |
 	    ((what & CURL_POLL_OUT) ? EPOLLOUT : 0);
 	ev.data.fd = s;
-	if (epoll_ctl(c->epfd, EPOLL_CTL_MOD, s, &ev) < 0 &&
-	    (errno != ENOENT || epoll_ctl(c->epfd, EPOLL_CTL_ADD, s, &ev) < 0))
-		return -1;
+	/* libcurl hands back what we assign to a socket it watches: a
+	 * socket without it is not in the set yet */
+	if (epoll_ctl(c->epfd, op, s, &ev) < 0) {
+		op = op == EPOLL_CTL_ADD ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+		if ((errno != EEXIST && errno != ENOENT) ||
+		    epoll_ctl(c->epfd, op, s, &ev) < 0)
+			return -1;
+	}
+	if (socketp == NULL)
+		curl_multi_assign(c->multi, s, c);
 	return 0;
 }
 
