@@ -126,10 +126,12 @@ order_window_open(const struct fetch *f, const struct fblob *b)
 {
 	uint64_t ahead = FETCH_ORDER_AHEAD > f->chunk ? FETCH_ORDER_AHEAD :
 	    f->chunk;
+	uint64_t off, len;
 
 	if (!b->watched && (b->algos == 0 || b->nranges == 1))
 		return 1;
-	return (uint64_t)b->next * f->chunk < b->contig + ahead;
+	fetch_range_get(b->e->size, f->chunk, b->next, &off, &len);
+	return off + len <= b->contig + ahead;
 }
 
 /* Hand the next piece of work to the free slot s; 0 when there is none. */
