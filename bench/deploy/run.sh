@@ -28,10 +28,14 @@ export GL_SOURCE_DIR=$top GL_BUILD_DIR=$build GREENLIGHT=$build/greenlight
 
 if [ "${GL_LAB_SYSTEMD:-}" != 1 ]; then
 	bash "$top/tests/lab/setup.sh"
-	cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+	cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=Release \
+		-DGREENLIGHT_SANITIZE=OFF >/dev/null
 	cmake --build "$build" -j"$(nproc)" --target greenlight >/dev/null
 	grep -q 'CMAKE_BUILD_TYPE:STRING=Release' "$build/CMakeCache.txt" ||
 		{ echo "bench: $build is not a Release build" >&2; exit 1; }
+	# a sanitizer build would measure the sanitizer, not greenlight
+	grep -q 'GREENLIGHT_SANITIZE:BOOL=OFF' "$build/CMakeCache.txt" ||
+		{ echo "bench: $build is built with sanitizers" >&2; exit 1; }
 fi
 lab_systemd_reexec "$@"
 lab_init bench_deploy
