@@ -33,10 +33,9 @@ if [ "${GL_LAB_SYSTEMD:-}" != 1 ]; then
 	cmake --build "$build" -j"$(nproc)" --target greenlight >/dev/null
 	grep -q 'CMAKE_BUILD_TYPE:STRING=Release' "$build/CMakeCache.txt" ||
 		{ echo "bench: $build is not a Release build" >&2; exit 1; }
-	# a sanitizer build would measure the sanitizer, not greenlight
-	grep -q 'GREENLIGHT_SANITIZE:BOOL=OFF' "$build/CMakeCache.txt" ||
-		{ echo "bench: $build is built with sanitizers" >&2; exit 1; }
 fi
+. "$top/bench/lib.sh"
+bench_refuse_sanitized "$GREENLIGHT"
 lab_systemd_reexec "$@"
 lab_init bench_deploy
 # TMPFS=1: the release root and the baseline's directory on a tmpfs (only

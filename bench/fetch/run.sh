@@ -58,6 +58,8 @@ if [ -z "${GREENLIGHT:-}" ]; then
 		>/dev/null
 	GREENLIGHT=$top/build-bench/greenlight
 fi
+. "$top/bench/lib.sh"
+bench_refuse_sanitized "$GREENLIGHT" "${GL_BASELINE:-}"
 for tool in rclone curl /usr/bin/time jq; do
 	command -v "$tool" >/dev/null ||
 		{ echo "bench: $tool is missing (apt-get install rclone curl time jq)" >&2; exit 1; }

@@ -52,6 +52,8 @@ if [ -z "${GREENLIGHT:-}" ]; then
 	cmake --build "$build" -j"$(nproc)" --target greenlight >/dev/null
 	GREENLIGHT=$build/greenlight
 fi
+. "$top/bench/lib.sh"
+bench_refuse_sanitized "$GREENLIGHT"
 mkdir -p "$build"
 cc -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -o "$build/naive_probe" \
 	"$top/bench/health/naive_probe.c" \
