@@ -47,7 +47,7 @@ struct cfg_key {
 	size_t offset;
 	const char *def; /* NULL: no default (optional or required) */
 	unsigned flags;
-	long min, max;			/* CFG_LONG */
+	long min, max;			/* CFG_LONG; CFG_DURATION in ms */
 	const char *const *names;	/* CFG_ENUM, CFG_FLAGS */
 	int nnames;
 };
@@ -56,6 +56,12 @@ struct cfg_key {
 #define STR(s, k, f, d) { s, k, CFG_STRING, OFF(f), d, 0, 0, 0, NULL, 0 }
 #define NUM(s, k, f, d, lo, hi) { s, k, CFG_LONG, OFF(f), d, 0, lo, hi, NULL, 0 }
 #define TYP(s, k, t, f, d) { s, k, t, OFF(f), d, 0, 0, 0, NULL, 0 }
+/* a duration from lo to hi milliseconds */
+#define DUR(s, k, f, d, lo, hi) \
+	{ s, k, CFG_DURATION, OFF(f), d, 0, lo, hi, NULL, 0 }
+#define D_SEC 1000L
+#define D_MIN (60 * D_SEC)
+#define D_HOUR (60 * D_MIN)
 #define ENM(s, k, f, d, n) { s, k, CFG_ENUM, OFF(f), d, 0, 0, 0, n, (int)ARRAY_SIZE(n) }
 
 static const struct cfg_key cfg_keys[] = {
@@ -75,7 +81,7 @@ static const struct cfg_key cfg_keys[] = {
 	    "http://169.254.169.254"),
 	NUM("fetch", "connections", connections, "16", 1, 64),
 	TYP("fetch", "chunk_size", CFG_SIZE, chunk_size, "8M"),
-	TYP("fetch", "deadline", CFG_DURATION, deadline_ms, "30m"),
+	DUR("fetch", "deadline", deadline_ms, "30m", D_SEC, 24 * D_HOUR),
 	TYP("fetch", "max_release_size", CFG_SIZE, max_release_size, "16G"),
 	STR("install", "root", root, "/opt/greenlight"),
 	NUM("install", "keep", keep, "2", 0, 100),
@@ -84,24 +90,27 @@ static const struct cfg_key cfg_keys[] = {
 	STR("install", "state_file", state_file,
 	    "/var/lib/greenlight/state.json"),
 	STR("install", "lock_file", lock_file, "/run/greenlight/lock"),
-	TYP("install", "lock_wait", CFG_DURATION, lock_wait_ms, "2m"),
+	DUR("install", "lock_wait", lock_wait_ms, "2m", 0, 24 * D_HOUR),
 	STR("health", "listen", health_listen, "0.0.0.0:8090"),
 	STR("health", "path", health_path, "/health"),
 	{ "health", "events", CFG_FLAGS, OFF(health_events),
 	    "Terminate,Preempt", 0, 0, 0, event_type_names, EVENT__MAX },
-	TYP("health", "probe_interval", CFG_DURATION, probe_interval_ms, "5s"),
+	DUR("health", "probe_interval", probe_interval_ms, "5s", 100,
+	    5 * D_MIN),
 	NUM("health", "probe_threshold", probe_threshold, "5", 1, 100),
-	TYP("health", "drain_min", CFG_DURATION, drain_min_ms, NULL),
-	TYP("health", "drain_max", CFG_DURATION, drain_max_ms, "4m"),
-	TYP("health", "preempt_drain_max", CFG_DURATION, preempt_drain_max_ms,
-	    "20s"),
+	DUR("health", "drain_min", drain_min_ms, NULL, D_SEC, 15 * D_MIN),
+	/* at most 15m, checked with the notBeforeTimeout in config_check */
+	DUR("health", "drain_max", drain_max_ms, "4m", D_SEC, 24 * D_HOUR),
+	/* a Preempt comes 30 s before the VM goes */
+	DUR("health", "preempt_drain_max", preempt_drain_max_ms, "20s", D_SEC,
+	    30 * D_SEC),
 	TYP("health", "approve", CFG_BOOL, approve, "true"),
-	TYP("health", "poll_interval", CFG_DURATION, poll_interval_ms, "1s"),
+	DUR("health", "poll_interval", poll_interval_ms, "1s", 100, D_MIN),
 	TYP("health", "check_url", CFG_URL, check_url, NULL),
 	NUM("health", "check_status", check_status, "200", 100, 599),
 	STR("health", "check_tcp", check_tcp, NULL),
-	TYP("health", "check_interval", CFG_DURATION, check_interval_ms, "2s"),
-	TYP("health", "check_timeout", CFG_DURATION, check_timeout_ms, "1s"),
+	DUR("health", "check_interval", check_interval_ms, "2s", 10, D_HOUR),
+	DUR("health", "check_timeout", check_timeout_ms, "1s", 10, 5 * D_MIN),
 	NUM("health", "check_threshold", check_threshold, "3", 1, 100),
 	STR("health", "workload_ports", workload_ports, NULL),
 };
@@ -161,10 +170,15 @@ key_expect(const struct cfg_key *k, char *out, size_t outsz)
 	case CFG_SIZE:
 		snprintf(out, outsz, "a size such as 4096, 512K, 8M or 1G");
 		return;
-	case CFG_DURATION:
-		snprintf(out, outsz,
-		    "a duration such as 500ms, 30s, 5m or 2h");
+	case CFG_DURATION: {
+		char lo[32], hi[32];
+
+		parse_format_duration(k->min, lo, sizeof(lo));
+		parse_format_duration(k->max, hi, sizeof(hi));
+		snprintf(out, outsz, "a duration from %s to %s, such as 500ms, "
+		    "30s, 5m or 2h", lo, hi);
 		return;
+	}
 	case CFG_BOOL:
 		snprintf(out, outsz, "true or false");
 		return;
@@ -263,8 +277,15 @@ key_store(struct config *cfg, int i, const char *value)
 		return 0;
 	case CFG_SIZE:
 		return parse_size(value, (uint64_t *)(void *)field);
-	case CFG_DURATION:
-		return parse_duration_ms(value, (int64_t *)(void *)field);
+	case CFG_DURATION: {
+		int64_t ms;
+
+		if (parse_duration_ms(value, &ms) < 0 || ms < k->min ||
+		    ms > k->max)
+			return -1;
+		*(int64_t *)(void *)field = ms;
+		return 0;
+	}
 	case CFG_BOOL:
 		if (parse_bool(value, &b) < 0)
 			return -1;
@@ -596,6 +617,12 @@ config_drain_min_ms(const struct config *cfg)
 {
 	if (cfg->drain_min_ms > 0)
 		return cfg->drain_min_ms;
+	/* the ranges of both keys keep this far from overflowing; the
+	 * guard is for a struct config not made by config_load */
+	if (cfg->probe_threshold <= 0 || cfg->probe_interval_ms < 0 ||
+	    cfg->probe_interval_ms > (INT64_MAX - DRAIN_MARGIN_MS) /
+	    cfg->probe_threshold)
+		return INT64_MAX;
 	return cfg->probe_interval_ms * cfg->probe_threshold + DRAIN_MARGIN_MS;
 }
 

@@ -38,7 +38,7 @@ for want in \
 	"error: $F:3: unknown key \"containr\" in [storage]" \
 	"error: $F:6: fetch.connections: \"100\" is not valid; expected a whole number from 1 to 64" \
 	"error: $F:7: fetch.chunk_size: \"8 MB\" is not valid; expected a size such as 4096, 512K, 8M or 1G" \
-	"error: $F:8: fetch.deadline: \"soon\" is not valid; expected a duration such as 500ms, 30s, 5m or 2h" \
+	"error: $F:8: fetch.deadline: \"soon\" is not valid; expected a duration from 1s to 1d, such as 500ms, 30s, 5m or 2h" \
 	"error: $F:9: unknown section [healthz]; known: storage, auth, imds, fetch, install, health" \
 	"error: $F:12: health.approve: \"perhaps\" is not valid; expected true or false" \
 	"error: $F:14: health.approve set twice in this file" \

@@ -190,7 +190,7 @@ struct snippet {
 	const char *text;
 	int problems;
 	/* ":LINE: message" substrings, each expected after the file path */
-	const char *msgs[6];
+	const char *msgs[8];
 };
 
 static const struct snippet snippets[] = {
@@ -247,7 +247,27 @@ static const struct snippet snippets[] = {
 	      "such as 4096, 512K, 8M or 1G" } },
 	{ "bad duration", "[fetch]\ndeadline = 30 minutes\n", 1,
 	    { ":2: fetch.deadline: \"30 minutes\" is not valid; expected a "
-	      "duration such as 500ms, 30s, 5m or 2h" } },
+	      "duration from 1s to 1d, such as 500ms, 30s, 5m or 2h" } },
+	/* zero would spin (polls, checks) or mean "no timeout" to curl */
+	{ "durations out of their range",
+	  "[fetch]\ndeadline = 0s\n[install]\nlock_wait = 0s\n"
+	  "[health]\npoll_interval = 0s\ncheck_interval = 5ms\n"
+	  "check_timeout = 0ms\npreempt_drain_max = 45s\n"
+	  "drain_min = 16m\nprobe_interval = 4999977777777777\n", 7,
+	    { ":2: fetch.deadline: \"0s\" is not valid; expected a duration "
+	      "from 1s to 1d",
+	      ":6: health.poll_interval: \"0s\" is not valid; expected a "
+	      "duration from 100ms to 1m",
+	      ":7: health.check_interval: \"5ms\" is not valid; expected a "
+	      "duration from 10ms to 1h",
+	      ":8: health.check_timeout: \"0ms\" is not valid; expected a "
+	      "duration from 10ms to 5m",
+	      ":9: health.preempt_drain_max: \"45s\" is not valid; expected "
+	      "a duration from 1s to 30s",
+	      ":10: health.drain_min: \"16m\" is not valid; expected a "
+	      "duration from 1s to 15m",
+	      ":11: health.probe_interval: \"4999977777777777\" is not "
+	      "valid; expected a duration from 100ms to 5m" } },
 	{ "negative duration", "[health]\ndrain_max = -4m\n", 1,
 	    { ":2: health.drain_max: \"-4m\" is not valid" } },
 	{ "bad bool", "[health]\napprove = maybe\n", 1,
@@ -972,6 +992,15 @@ test_drain_min(void **state)
 			    (long long)t[i].want);
 		assert_string_equal(val, want);
 		free(out);
+		config_free(cfg);
+	}
+	/* a struct filled in by hand: the product saturates, never wraps */
+	{
+		int problems;
+		struct config *cfg = load("", &problems, &c);
+
+		cfg->probe_interval_ms = INT64_MAX / 3;
+		assert_true(config_drain_min_ms(cfg) == INT64_MAX);
 		config_free(cfg);
 	}
 }
