@@ -8,6 +8,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <errno.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -425,6 +426,36 @@ test_environment_overrides_and_cwd(void **state)
 	    "\"NOEQUALS\" is not NAME=value"), 1);
 }
 
+/*
+ * A hook with a user runs as that user, with only its group and its home;
+ * an unknown user is an error that names it. Dropping needs root: as
+ * another user only the unknown-user half runs.
+ */
+static void
+test_user(void **state)
+{
+	char *argv[] = { "sh", "-c", "echo \"$(id -u) $(id -g) $(id -G) "
+	    "$HOME\"", NULL };
+	struct hook h = hook_sh("before_start", NULL, 5000);
+	struct hook_result r;
+	struct passwd *pw;
+	char want[400];
+
+	h.argv = argv;
+	h.user = "no-such-user-greenlight";
+	assert_int_equal(hooks_run(&h, &r), HOOK_ERROR);
+	assert_string_equal(r.message, "hook before_start: user "
+	    "no-such-user-greenlight does not exist");
+	if (geteuid() != 0 || (pw = getpwnam("nobody")) == NULL)
+		skip();
+	h.user = "nobody";
+	h.cwd = "/"; /* the test's directory is not nobody's to enter */
+	assert_int_equal(hooks_run(&h, &r), HOOK_OK);
+	snprintf(want, sizeof(want), "%u %u %u %s\n", (unsigned)pw->pw_uid,
+	    (unsigned)pw->pw_gid, (unsigned)pw->pw_gid, pw->pw_dir);
+	assert_string_equal(r.tail, want);
+}
+
 /* The lock descriptor and any other fd never reach a hook. */
 static void
 test_no_inherited_fds(void **state)
@@ -483,6 +514,7 @@ main(void)
 		cmocka_unit_test(test_output_log_cap),
 		cmocka_unit_test(test_environment_exact),
 		cmocka_unit_test(test_environment_overrides_and_cwd),
+		cmocka_unit_test(test_user),
 		cmocka_unit_test(test_no_inherited_fds),
 		cmocka_unit_test(test_proc_describe_which),
 	};
