@@ -339,7 +339,11 @@ cli_config_load(struct cli_ctx *ctx, unsigned need, int *problems)
 		if (rc < 0)
 			n++;
 	}
-	n += config_check(cfg, need);
+	/* a file that could not be opened is the one problem to report:
+	 * the required keys it would have set are missing only because of
+	 * it */
+	if (!(n > 0 && cfg->path == NULL))
+		n += config_check(cfg, need);
 	*problems = n;
 	return cfg;
 }

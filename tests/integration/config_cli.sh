@@ -59,6 +59,10 @@ assert_contains "$T/err" "<3>greenlight: error: $F:3:"
 # a missing file and a directory are problems too
 expect_exit 3 "$GREENLIGHT" config --config "$T/absent.ini"
 assert_contains "$T/err" "$T/absent.ini: cannot read configuration: No such file or directory"
+# that is the one error: not also the required keys the file would have set
+expect_exit 3 "$GREENLIGHT" deploy --config "$T/absent.ini"
+assert_eq 2 "$(grep -c 'error: ' "$T/err")" "error lines for an absent file"
+assert_contains "$T/err" "configuration has 1 problem; fix it and rerun"
 expect_exit 3 "$GREENLIGHT" config --config "$T"
 assert_contains "$T/err" "$T: cannot read configuration: Is a directory"
 
