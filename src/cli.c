@@ -387,6 +387,7 @@ cli_start(struct cli_ctx *ctx, int argc, char **argv,
 	struct config *cfg;
 	int parsed;
 
+	*rc = EXIT_OK;
 	parsed = cli_parse(ctx, argc, argv, opts);
 	if (parsed != 0) {
 		*rc = parsed > 0 ? EXIT_OK : EXIT_USAGE;

@@ -48,8 +48,9 @@ struct config *cli_config(struct cli_ctx *ctx, unsigned need);
 int cli_no_args(const struct cli_ctx *ctx);
 /*
  * How a command without positional arguments starts: cli_parse, then
- * cli_config(need). The configuration, or NULL with *rc the exit code to
- * return at once (EXIT_OK after --help, EXIT_USAGE, EXIT_CONFIG).
+ * cli_config(need). The configuration with *rc = EXIT_OK, or NULL with *rc
+ * the exit code to return at once (EXIT_OK after --help, EXIT_USAGE,
+ * EXIT_CONFIG).
  */
 struct config *cli_start(struct cli_ctx *ctx, int argc, char **argv,
     const struct cli_opt *opts, unsigned need, int *rc);
