@@ -75,7 +75,7 @@ stage(struct fx *f, const char *name, int n, char *dir, size_t dirsz)
 	char sub[2 * PATH_MAX], path[2 * PATH_MAX];
 
 	snprintf(dir, dirsz, "%s/%s", f->p.staging, name);
-	snprintf(sub, sizeof(sub), "%s/bin", dir);
+	assert_int_equal(fs_path_join(sub, sizeof(sub), dir, "bin"), 0);
 	assert_int_equal(fs_mkdir_p(sub, 0755), 0);
 	for (int i = 0; i < n; i++) {
 		char fname[32], text[64];
@@ -86,7 +86,7 @@ stage(struct fx *f, const char *name, int n, char *dir, size_t dirsz)
 	}
 	file_put(sub, "run", "#!/bin/sh\necho hi\n", path, sizeof(path));
 	chmod(path, 0755);
-	snprintf(path, sizeof(path), "%s/link", dir);
+	assert_int_equal(fs_path_join(path, sizeof(path), dir, "link"), 0);
 	assert_int_equal(symlink("bin/run", path), 0);
 }
 
