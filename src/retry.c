@@ -109,8 +109,15 @@ retry_next_delay(struct retry_state *rs, int64_t retry_after_ms)
 		delay = retry_after_ms;
 	if (rs->policy.deadline_ms > 0) {
 		left = rs->policy.deadline_ms - retry_elapsed_ms(rs);
-		if (left <= 0 || delay >= left)
+		if (left <= 0)
 			return -1;
+		/* the server asks us to come back after the deadline */
+		if (retry_after_ms >= left)
+			return -1;
+		/* a jittered wait that would pass the deadline ends at it
+		 * instead: one last attempt, not giving up with time left */
+		if (delay > left)
+			delay = left;
 	}
 	return delay;
 }

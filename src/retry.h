@@ -51,8 +51,10 @@ void retry_begin(struct retry_state *rs, const struct retry_policy *p,
     const struct clock *clock);
 /*
  * After a failed attempt: the delay before the next one, in ms (at least
- * retry_after_ms when that is >= 0), or -1 when the deadline or attempt
- * limit leaves no room for another try.
+ * retry_after_ms when that is >= 0), or -1 when the deadline has passed, a
+ * Retry-After reaches past it, or the attempt limit is reached. A backoff
+ * that would end past the deadline is cut to end at it, so the last attempt
+ * starts at the deadline.
  */
 int64_t retry_next_delay(struct retry_state *rs, int64_t retry_after_ms);
 /* retry_next_delay, then sleep that long; 0 to go on, -1 to give up. */
