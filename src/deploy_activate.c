@@ -194,7 +194,7 @@ validate_check(struct deploy *d, const char *release,
 	log_info("validate %s: waiting up to %s for %s%s", release, dur,
 	    cs->url ? "GET " : "TCP ", cs->url ? cs->url : cs->tcp);
 	for (;;) {
-		int64_t t = clock_mono_ms();
+		int64_t t;
 
 		tries++;
 		ok = check_once(http, cs, detail, sizeof(detail));

@@ -364,7 +364,7 @@ dir_names(int fd)
 {
 	char **names = NULL, **grown;
 	size_t n = 0;
-	struct dirent *e;
+	struct dirent *e = NULL; /* read below also when calloc failed */
 	DIR *d;
 	/* a new open file description: a dup would share (and leave) the
 	 * read position of fd */

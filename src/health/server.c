@@ -442,7 +442,6 @@ server_local_url(const char *listen, char *out, size_t outsz)
 
 	if (listen_split(listen, host, sizeof(host), port, sizeof(port)) < 0)
 		return -1;
-	v6 = strchr(host, ':') != NULL;
 	if (host[0] == '\0' || strcmp(host, "*") == 0 ||
 	    strcmp(host, "0.0.0.0") == 0)
 		h = "127.0.0.1";
