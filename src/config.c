@@ -696,12 +696,19 @@ config_print(const struct config *cfg, FILE *out)
 		if (strcmp(cfg_keys[i].section, "health") == 0 &&
 		    strcmp(cfg_keys[i].key, "drain_min") == 0 &&
 		    cfg->drain_min_ms == 0) {
-			parse_format_duration(config_drain_min_ms(cfg), value,
-			    sizeof(value));
+			int64_t dm = config_drain_min_ms(cfg);
+			char cap[32], note[64] = "";
+
+			parse_format_duration(dm, value, sizeof(value));
+			parse_format_duration(cfg->drain_max_ms, cap,
+			    sizeof(cap));
+			if (dm > cfg->drain_max_ms)
+				snprintf(note, sizeof(note), "; drain_max (%s) "
+				    "cuts it short", cap);
 			snprintf(line, sizeof(line), "%s = %s", cfg_keys[i].key,
 			    value);
 			fprintf(out, "%-48s # derived: probe_interval x "
-			    "probe_threshold + 5s\n", line);
+			    "probe_threshold + 5s%s\n", line, note);
 			continue;
 		}
 		snprintf(line, sizeof(line), "%s = %s", cfg_keys[i].key, value);

@@ -631,6 +631,12 @@ health_run(struct health *h)
 	    h->drain.cfg.approve ? "on" : "off",
 	    h->ports_text[0] ? h->ports_text : "none",
 	    h->check_target[0] ? h->check_target : "none");
+	if (h->drain.cfg.max_ms < h->drain.cfg.min_ms)
+		log_warn("health: drain_max is shorter than drain_min: an "
+		    "event is approved after drain_max, possibly before the "
+		    "load balancer has seen enough failing probes; raise "
+		    "[health] drain_max or set probe_interval and "
+		    "probe_threshold to the load balancer's");
 	if (h->checker == NULL && checker_run(h) < 0)
 		goto out;
 	poller = poller_start(h, cfg->imds_endpoint, cfg->poll_interval_ms,

@@ -3,7 +3,8 @@
 # probe fails at once, /live stays Healthy, and greenlight health exits 0
 # only after drain_min and once the last connection to the workload is
 # gone (here a 10 s request); with nothing open it exits after drain_min; a
-# second SIGTERM stops at once.
+# second SIGTERM stops at once; a drain_max below drain_min is warned about
+# and caps the drain.
 # timeout: 120
 set -euo pipefail
 source "$GL_SOURCE_DIR/tests/lab/lib.sh"
@@ -76,4 +77,18 @@ echo "second SIGTERM: exit $rc after $secs s"
 assert_eq 0 "$rc" "exit code after a second SIGTERM"
 hl_ge 2.5 "$secs" || fail "a second SIGTERM still waited: $secs s"
 assert_contains "$LOG" "second Terminated: stopping without waiting for the drain"
+
+# 4. drain_max below the derived drain_min (7 s): said at the start, and
+# drain_max wins
+assert_not_contains "$LOG" "drain_max is shorter than drain_min"
+hl_daemon_start vm health.drain_max=3s
+pid=${DPID[vm]}
+assert_contains "$LOG" "warning: health: drain_max is shorter than drain_min: an event is approved after drain_max"
+t0=$(hl_now)
+kill -TERM "$pid"
+exit_after "$pid" "$t0"
+echo "SIGTERM, idle, drain_max 3s: exit $rc after $secs s"
+assert_eq 0 "$rc" "exit code after a capped drain"
+hl_ge "$secs" 2.9 || fail "exited after $secs s, before drain_max"
+hl_ge 5 "$secs" || fail "a drain capped at 3 s took $secs s"
 echo "health_sigterm: ok"

@@ -994,6 +994,24 @@ test_drain_min(void **state)
 		free(out);
 		config_free(cfg);
 	}
+	/* a derived drain_min above drain_max: config says drain_max wins */
+	{
+		int problems;
+		struct config *cfg = load("[health]\nprobe_interval = 10s\n"
+		    "drain_max = 20s\n", &problems, &c);
+		char *out = print(cfg);
+
+		assert_int_equal(problems, 0);
+		assert_non_null(strstr(out, "# derived: probe_interval x "
+		    "probe_threshold + 5s; drain_max (20s) cuts it short\n"));
+		free(out);
+		config_free(cfg);
+		cfg = load("", &problems, &c);
+		out = print(cfg);
+		assert_null(strstr(out, "cuts it short"));
+		free(out);
+		config_free(cfg);
+	}
 	/* a struct filled in by hand: the product saturates, never wraps */
 	{
 		int problems;
