@@ -22,6 +22,7 @@
 #include "log.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+/* optional (libFuzzer calls it when a target defines it) */
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 /* A parser broke its contract: say which, and crash so libFuzzer saves it. */
@@ -111,7 +112,11 @@ fuzz_write_file(const char *name, const uint8_t *data, size_t size)
 	size_t off = 0;
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/%s", fuzz_scratch(), name);
+	if (snprintf(path, sizeof(path), "%s/%s", fuzz_scratch(), name) >=
+	    (int)sizeof(path)) {
+		fprintf(stderr, "fuzz: %s: name too long\n", name);
+		abort();
+	}
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		perror(path);

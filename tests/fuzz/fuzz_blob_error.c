@@ -67,11 +67,3 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	http_response_clear(&resp);
 	return 0;
 }
-
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	return 0;
-}

@@ -48,11 +48,3 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	blob_list_free(&l);
 	return 0;
 }
-
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	return 0;
-}

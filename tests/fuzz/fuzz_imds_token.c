@@ -32,11 +32,3 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	imds_token_clear(&tok);
 	return 0;
 }
-
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	return 0;
-}

@@ -35,11 +35,3 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	manifest_free(&m);
 	return 0;
 }
-
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	return 0;
-}

@@ -73,12 +73,3 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	spec_free(s);
 	return 0;
 }
-
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	fuzz_scratch();
-	return 0;
-}

@@ -87,7 +87,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* into the release root or a directory of it, as [unpack] allows */
 	dest = size & 1 ? "srv/app" : "";
 	path = fuzz_write_file("archive", data, size);
-	snprintf(scratch, sizeof(scratch), "%s/root-XXXXXX", fuzz_scratch());
+	FUZZ_CHECK(snprintf(scratch, sizeof(scratch), "%s/root-XXXXXX",
+	    fuzz_scratch()) < (int)sizeof(scratch));
 	FUZZ_CHECK(mkdtemp(scratch) != NULL);
 	FUZZ_CHECK(realpath(scratch, root) != NULL);
 	root_len = strlen(root);
@@ -102,14 +103,5 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(is_empty_dir(root));
 	}
 	FUZZ_CHECK(fuzz_rm_tree(root) == 0);
-	return 0;
-}
-
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	fuzz_scratch();
 	return 0;
 }

@@ -28,20 +28,8 @@ say() { printf 'fuzz: %s\n' "$*" >&2; }
 pkgs=(clang libclang-rt-14-dev cmake pkg-config make libcurl4-openssl-dev
 	libarchive-dev libssl-dev libinih-dev libexpat1-dev libjansson-dev
 	libmicrohttpd-dev libarchive-tools zstd xz-utils)
-installed=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' "${pkgs[@]}" \
-	2>/dev/null | awk '$1 == "ii" { print $2 }') || true
-missing=()
-for p in "${pkgs[@]}"; do
-	grep -qxF "$p" <<<"$installed" || missing+=("$p")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-	sudo=()
-	[ "$(id -u)" -eq 0 ] || sudo=(sudo)
-	say "installing ${missing[*]}"
-	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-		--no-install-recommends "${missing[@]}" >/dev/null
-fi
+. "$top/tests/lab/apt.sh"
+apt_install_missing "${pkgs[@]}"
 
 # --- build ------------------------------------------------------------------
 # -O1: fast enough, and stacks still make sense. No -Werror: clang may warn
