@@ -32,29 +32,14 @@ pkgs=(
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
 command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 
-sudo=()
-[ "$(id -u)" -eq 0 ] || sudo=(sudo)
-
 mkdir -p "$LAB_DIR"
 # One setup at a time (tests started by hand in parallel may call it).
 exec 9>"$LAB_DIR/.setup.lock"
 flock -w 600 9 || { say "another setup holds $LAB_DIR/.setup.lock"; exit 1; }
 
 # --- 1. Debian packages -----------------------------------------------------
-installed=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' "${pkgs[@]}" \
-	2>/dev/null | awk '$1 == "ii" { print $2 }') || true
-missing=()
-for p in "${pkgs[@]}"; do
-	grep -qxF "$p" <<<"$installed" || missing+=("$p")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-	say "installing ${missing[*]}"
-	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-	# In containers policy-rc.d keeps nginx/haproxy from starting; elsewhere
-	# they may start on their default ports: the lab uses its own ports.
-	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-		--no-install-recommends "${missing[@]}" >/dev/null
-fi
+. "$lab/apt.sh"
+apt_install_missing "${pkgs[@]}"
 
 # --- 2. Azurite (npm ci from the committed lock) ---------------------------
 want=$(sha256sum "$lab/package-lock.json" | cut -d' ' -f1)
