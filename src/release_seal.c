@@ -219,8 +219,8 @@ walk_tree(const char *top, int sync, uint64_t *files, uint64_t *bytes,
 	 * write-back error of any of it: for every file and directory on
 	 * that file system it guarantees what an fsync of each would, in one
 	 * pass instead of one flush per file (14 000 files: seconds on a
-	 * disk). Only entries on another file system (a mount inside the
-	 * tree) are fsync'd one by one during the walk; and if syncfs fails,
+	 * disk). Only entries on another file system, a mount inside the
+	 * tree, are fsync'd one by one during the walk; and if syncfs fails,
 	 * all of them are.
 	 */
 	if (fstat(fd, &st) < 0) {
