@@ -45,15 +45,22 @@ struct ini_ctx {
 };
 
 void
-inifile_error(const char *path, int line, const char *fmt, ...)
+inifile_verror(const char *path, int line, const char *fmt, va_list ap)
 {
 	char msg[1024];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	log_error("%s:%d: %s", path, line, msg);
+}
+
+void
+inifile_error(const char *path, int line, const char *fmt, ...)
+{
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	inifile_verror(path, line, fmt, ap);
 	va_end(ap);
-	log_error("%s:%d: %s", path, line, msg);
 }
 
 static char *

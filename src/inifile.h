@@ -10,6 +10,7 @@
 #ifndef GREENLIGHT_INIFILE_H
 #define GREENLIGHT_INIFILE_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 struct inifile_syntax {
@@ -37,5 +38,8 @@ int inifile_parse(const char *path, char *text, size_t len,
 /* Log "path:line: message" as an error. */
 void inifile_error(const char *path, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The same with a va_list, for callers with their own printf wrapper. */
+void inifile_verror(const char *path, int line, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 #endif

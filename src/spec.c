@@ -135,13 +135,11 @@ static void problem(struct spec_ctx *c, int line, const char *fmt, ...)
 static void
 problem(struct spec_ctx *c, int line, const char *fmt, ...)
 {
-	char msg[1024];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	inifile_verror(c->path, line, fmt, ap);
 	va_end(ap);
-	inifile_error(c->path, line, "%s", msg);
 	c->problems++;
 }
 
